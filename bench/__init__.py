@@ -1,0 +1,1 @@
+"""ci-cache-bench: measure the ways of caching Python dependencies in GitHub Actions."""

@@ -1,0 +1,207 @@
+"""``python -m bench``: the command line. Each subcommand is a thin wrapper over a room."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.errors import BenchError
+from bench.ghcache import action
+from bench.ghcache.hashfiles import hash_files
+from bench.ghcache.keys import parse_multiline
+from bench.ghcache.store import DEFAULT_LIMIT_BYTES, CacheStore
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except BenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark ways of caching Python dependencies in GitHub Actions.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    hashing = commands.add_parser("hash-files", help="print hashFiles(PATTERN...) as the runner")
+    hashing.add_argument("--workspace", default=".", help="the GITHUB_WORKSPACE (default: .)")
+    hashing.add_argument("--follow-symbolic-links", action="store_true")
+    hashing.add_argument("patterns", nargs="+", metavar="PATTERN")
+    hashing.set_defaults(handler=cmd_hash_files)
+
+    cache = commands.add_parser("cache", help="drive the emulated cache service")
+    cache_commands = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
+
+    save = cache_commands.add_parser("save", help="save as the post step of actions/cache")
+    _common_cache_args(save)
+    save.add_argument("--limit-bytes", type=_positive_int, default=DEFAULT_LIMIT_BYTES)
+    save.set_defaults(handler=cmd_save)
+
+    restore = cache_commands.add_parser("restore", help="restore as actions/cache does")
+    _common_cache_args(restore)
+    restore.add_argument("--restore-key", action="append", default=[], metavar="KEY")
+    restore.add_argument("--default-branch", default="main")
+    restore.add_argument("--lookup-only", action="store_true")
+    restore.add_argument("--fail-on-cache-miss", action="store_true")
+    restore.set_defaults(handler=cmd_restore)
+
+    listing = cache_commands.add_parser("list", help="list the store's entries")
+    listing.add_argument("--store", required=True, type=Path)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_list)
+
+    speed = cache_commands.add_parser(
+        "speed", help="time the emulator against bare tar on a real tree (prints the ratios)"
+    )
+    speed.add_argument("--min-mb", type=_positive_int, default=200)
+    speed.add_argument("--rounds", type=_positive_int, default=5)
+    speed.set_defaults(handler=cmd_speed)
+
+    run = commands.add_parser("run", help="run the scenario matrix (not built yet)")
+    run.add_argument("rest", nargs=argparse.REMAINDER)
+    run.set_defaults(handler=cmd_run)
+    return parser
+
+
+def _common_cache_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", required=True, type=Path, help="the store's folder")
+    parser.add_argument("--workspace", required=True, help="the GITHUB_WORKSPACE")
+    parser.add_argument("--key", required=True)
+    parser.add_argument("--path", action="append", required=True, metavar="PATH")
+    parser.add_argument("--scope", default=action.DEFAULT_SCOPE, help="the ref being built")
+    parser.add_argument(
+        "--root",
+        help="never write outside this folder (default: the folder holding both the "
+        "workspace and $HOME)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _runner(args: argparse.Namespace) -> action.Runner:
+    workspace = Path(args.workspace)
+    if not workspace.is_dir():
+        raise BenchError(f"the workspace {workspace} is not a folder; pass an existing one")
+    return action.Runner.for_workspace(workspace, home=os.environ.get("HOME"), root=args.root)
+
+
+def _paths(args: argparse.Namespace) -> list[str]:
+    return [line for value in args.path for line in parse_multiline(value)]
+
+
+def cmd_hash_files(args: argparse.Namespace) -> int:
+    if not Path(args.workspace).is_dir():
+        raise BenchError(f"the workspace {args.workspace} is not a folder; pass an existing one")
+    try:
+        digest = hash_files(
+            args.patterns,
+            workspace=args.workspace,
+            home=os.environ.get("HOME"),
+            follow_symbolic_links=args.follow_symbolic_links,
+        )
+    except BenchError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    print(digest)
+    return 0
+
+
+def cmd_save(args: argparse.Namespace) -> int:
+    store = CacheStore(args.store, limit_bytes=args.limit_bytes)
+    result = action.save(store, _runner(args), paths=_paths(args), key=args.key, scope=args.scope)
+    print("\n".join(result.log))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    store = CacheStore(args.store)
+    scopes = [args.scope, f"refs/heads/{args.default_branch}"]
+    restore_keys = [line for value in args.restore_key for line in parse_multiline(value)]
+    result = action.restore(
+        store,
+        _runner(args),
+        paths=_paths(args),
+        primary_key=args.key,
+        restore_keys=restore_keys,
+        scopes=scopes,
+        lookup_only=args.lookup_only,
+        fail_on_cache_miss=args.fail_on_cache_miss,
+    )
+    for line in result.log:
+        print(line, file=sys.stderr if line.startswith(("Error:", "Warning:")) else sys.stdout)
+    print(f"cache-hit={result.cache_hit}")
+    print(f"cache-primary-key={result.primary_key}")
+    print(f"cache-matched-key={result.matched_key}")
+    return 1 if result.failed else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    if not (args.store / "index.sqlite").is_file():
+        raise BenchError(f"{args.store} is not a cache store (no index.sqlite); check --store")
+    entries = CacheStore(args.store).entries()
+    rows = [
+        {
+            "scope": e.scope,
+            "key": e.key,
+            "version": e.version,
+            "size": e.size,
+            "created": _iso(e.created_ns),
+            "last_accessed": _iso(e.accessed_ns),
+        }
+        for e in entries
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no entries")
+        return 0
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns))
+    return 0
+
+
+def cmd_speed(args: argparse.Namespace) -> int:
+    from bench.ghcache import speed
+
+    report = speed.run(min_mb=args.min_mb, rounds=args.rounds)
+    print(report.render())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    print(
+        "The scenario matrix (real workflows in fake runners) is not built yet: it comes with\n"
+        "the scenarios issue. What runs today is the cache emulator's own speed benchmark:\n"
+        "python -m bench cache speed"
+    )
+    return 0
+
+
+def _iso(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat(timespec="seconds")

@@ -1,0 +1,1 @@
+"""A local stand-in for GitHub's cache service that behaves like ``actions/cache``."""

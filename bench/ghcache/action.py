@@ -1,0 +1,249 @@
+"""What the ``actions/cache`` steps do: restore (main step) and save (post step or cache/save).
+
+The functions return what the step logs and outputs instead of printing, so the CLI, the workflow
+runner and the tests can all use them. Messages are the action's own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.errors import BenchError
+from bench.ghcache.archive import (
+    check_members,
+    create_archive,
+    extract_archive,
+    list_archive,
+    parse_listing,
+    resolve_cache_paths,
+)
+from bench.ghcache.keys import (
+    ValidationError,
+    cache_version,
+    check_key,
+    check_keys,
+    check_paths,
+    detect_compression,
+    is_exact_key_match,
+)
+from bench.ghcache.store import CacheStore, Entry, ReserveError
+
+DEFAULT_SCOPE = "refs/heads/main"
+
+
+@dataclass(frozen=True)
+class Runner:
+    """Where a cache step runs: the paths it sees and the root it must not write outside."""
+
+    workspace: str
+    home: str
+    temp: str
+    root: str
+    path_env: str | None = None  # PATH, to decide zstd or gzip as the toolkit does
+
+    @classmethod
+    def for_workspace(
+        cls,
+        workspace: str | os.PathLike[str],
+        *,
+        home: str | os.PathLike[str] | None = None,
+        root: str | os.PathLike[str] | None = None,
+        temp: str | os.PathLike[str] | None = None,
+    ) -> Runner:
+        workspace_abs = os.path.abspath(workspace)
+        home_abs = os.path.abspath(home if home is not None else os.path.expanduser("~"))
+        root_abs = (
+            os.path.abspath(root)
+            if root is not None
+            else os.path.commonpath([workspace_abs, home_abs])
+        )
+        return cls(
+            workspace=workspace_abs,
+            home=home_abs,
+            temp=os.path.abspath(temp) if temp is not None else tempfile.gettempdir(),
+            root=root_abs,
+            path_env=os.environ.get("PATH"),
+        )
+
+
+@dataclass
+class StepLog:
+    lines: list[str] = field(default_factory=list)
+
+    def info(self, message: str) -> None:
+        self.lines.append(message)
+
+    def warning(self, message: str) -> None:
+        self.lines.append(f"Warning: {message}")
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    cache_hit: str  # "true", "false", or "" on a miss, as the action's output
+    primary_key: str
+    matched_key: str
+    failed: bool  # the step fails (validation, fail-on-cache-miss)
+    log: list[str]
+    entry: Entry | None = None
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    saved: bool
+    log: list[str]
+    entry: Entry | None = None
+
+
+def restore(
+    store: CacheStore,
+    runner: Runner,
+    *,
+    paths: list[str],
+    primary_key: str,
+    restore_keys: list[str] = (),  # type: ignore[assignment]
+    scopes: list[str] = (DEFAULT_SCOPE,),  # type: ignore[assignment]
+    lookup_only: bool = False,
+    fail_on_cache_miss: bool = False,
+    compression: str | None = None,
+) -> RestoreResult:
+    log = StepLog()
+    primary_key = primary_key.strip()
+    restore_keys = list(restore_keys)
+
+    def outcome(hit: str, matched: str, failed: bool, entry: Entry | None = None) -> RestoreResult:
+        return RestoreResult(hit, primary_key, matched, failed, log.lines, entry)
+
+    try:
+        if not primary_key:
+            raise ValidationError("Input required and not supplied: key")
+        check_paths(paths)
+        check_keys(primary_key, restore_keys)
+    except ValidationError as error:
+        log.info(f"Error: {error}")
+        return outcome("", "", failed=True)
+
+    method = compression or detect_compression(runner.path_env)
+    version = cache_version(paths, method)
+    entry = store.lookup([primary_key, *restore_keys], version, list(scopes))
+    if entry is not None and not lookup_only:
+        try:
+            _download_and_extract(entry, runner)
+        except BenchError as error:
+            log.warning(f"Failed to restore: {error}")
+            entry = None
+    if entry is None:
+        if fail_on_cache_miss:
+            log.info(
+                "Error: Failed to restore cache entry. Exiting as fail-on-cache-miss is set. "
+                f"Input key: {primary_key}"
+            )
+            return outcome("", "", failed=True)
+        keys = ", ".join([primary_key, *restore_keys])
+        log.info(f"Cache not found for input keys: {keys}")
+        return outcome("", "", failed=False)
+    if lookup_only:
+        log.info(f"Cache found and can be restored from key: {entry.key}")
+    else:
+        log.info(f"Cache Size: ~{round(entry.size / 1024**2)} MB ({entry.size} B)")
+        log.info(f"Cache restored from key: {entry.key}")
+    hit = "true" if is_exact_key_match(primary_key, entry.key) else "false"
+    return outcome(hit, entry.key, failed=False, entry=entry)
+
+
+def _download_and_extract(entry: Entry, runner: Runner) -> None:
+    try:
+        actual = entry.archive.stat().st_size
+    except FileNotFoundError:
+        raise BenchError(f"the archive of {entry.key} is missing from the store") from None
+    if actual != entry.size:
+        raise BenchError(
+            f"Incomplete download. Expected file size: {entry.size}, actual file size: {actual}"
+        )
+    members = parse_listing(entry.listing.read_text(encoding="ascii", errors="replace"))
+    check_members(members, workspace=runner.workspace, root=runner.root)
+    extract_archive(entry.archive, workspace=runner.workspace, compression=entry.compression)
+
+
+def save(
+    store: CacheStore,
+    runner: Runner,
+    *,
+    paths: list[str],
+    key: str,
+    scope: str = DEFAULT_SCOPE,
+    restored_key: str | None = None,
+    compression: str | None = None,
+) -> SaveResult:
+    """The post step: ``restored_key`` is what the restore matched (None for cache/save)."""
+    log = StepLog()
+    key = key.strip()
+    if not key:
+        log.warning("Key is not specified.")
+        return SaveResult(False, log.lines)
+    if is_exact_key_match(key, restored_key):
+        log.info(f"Cache hit occurred on the primary key {key}, not saving cache.")
+        return SaveResult(False, log.lines)
+    try:
+        check_paths(paths)
+        check_key(key)
+    except ValidationError as error:
+        log.warning(str(error))
+        return SaveResult(False, log.lines)
+
+    method = compression or detect_compression(runner.path_env)
+    version = cache_version(paths, method)
+    manifest = resolve_cache_paths(paths, workspace=runner.workspace, home=runner.home)
+    if not manifest:
+        log.warning(
+            "Path Validation Error: Path(s) specified in the action for caching do(es) not "
+            "exist, hence no cache is being saved."
+        )
+        return SaveResult(False, log.lines)
+    temp_dir = Path(runner.temp) / str(uuid.uuid4())
+    try:
+        archive = create_archive(
+            manifest, workspace=runner.workspace, temp_dir=temp_dir, compression=method
+        )
+        log.info(f"Cache Size: ~{round(archive.size / 1024**2)} MB ({archive.size} B)")
+        try:
+            reservation = store.reserve(scope, key, version, method)
+        except ReserveError as error:
+            log.info(str(error))
+            return SaveResult(False, log.lines)
+        entry = store.commit(reservation, archive.path, archive.listing)
+    except BenchError as error:
+        log.warning(str(error))
+        return SaveResult(False, log.lines)
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+    log.info(f"Cache saved with key: {key}")
+    return SaveResult(True, log.lines, entry)
+
+
+def import_archive(
+    store: CacheStore,
+    archive: Path,
+    *,
+    paths: list[str],
+    key: str,
+    scope: str = DEFAULT_SCOPE,
+    compression: str | None = None,
+) -> Entry:
+    """Put an archive made elsewhere (by the toolkit's own tar command) into the store."""
+    check_paths(paths)
+    check_key(key)
+    method = compression or detect_compression()
+    listing = list_archive(archive, method)
+    staged = store.temp / f"import-{uuid.uuid4()}"
+    shutil.copyfile(archive, staged)
+    try:
+        reservation = store.reserve(scope, key, cache_version(paths, method), method)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    return store.commit(reservation, staged, listing)
