@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tabulate import tabulate
+
 from bench.errors import BenchError
 from bench.ghcache import action
 from bench.ghcache.hashfiles import hash_files
@@ -178,11 +180,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not rows:
         print("no entries")
         return 0
-    columns = list(rows[0])
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns))
-    for row in rows:
-        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns))
+    print(tabulate(rows, headers="keys"))
     return 0
 
 

@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,8 +106,8 @@ def restore(
     *,
     paths: list[str],
     primary_key: str,
-    restore_keys: list[str] = (),  # type: ignore[assignment]
-    scopes: list[str] = (DEFAULT_SCOPE,),  # type: ignore[assignment]
+    restore_keys: Sequence[str] = (),
+    scopes: Sequence[str] = (DEFAULT_SCOPE,),
     lookup_only: bool = False,
     fail_on_cache_miss: bool = False,
     compression: str | None = None,

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bench.errors import BenchError
 from bench.ghcache.glob import GlobOptions, glob, parse_pattern_lines
-from bench.ghcache.keys import GZIP, ZSTD
+from bench.ghcache.keys import ZSTD
 
 MANIFEST_NAME = "manifest.txt"
 LISTING_NAME = "members.txt"
@@ -126,15 +126,17 @@ def _run_tar(command: list[str], *, cwd: Path) -> str:
     if result.returncode != 0:
         detail = result.stderr.strip().splitlines()
         last = detail[-1] if detail else f"exit status {result.returncode}"
-        raise ArchiveError(f"{' '.join(command[:2])} failed with exit code {result.returncode}: "
-                           f"{last}")
+        raise ArchiveError(
+            f"{' '.join(command[:2])} failed with exit code {result.returncode}: {last}"
+        )
     return result.stdout
 
 
 # --- member listing and confinement -------------------------------------------------------
 
 _LINE = re.compile(
-    r"^(?P<kind>.)\S*\s+\S+\s+\S+(?:,\s*\S+)?\s+\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2})? (?P<rest>.*)$"
+    r"^(?P<kind>.)\S*\s+\S+\s+\S+(?:,\s*\S+)?\s+"  # mode, owner, size (or major,minor)
+    r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2})? (?P<rest>.*)$"  # date, time, name
 )
 _ESCAPE = re.compile(r"\\([0-7]{3}|.)")
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a", "b": "\b"}
@@ -213,19 +215,3 @@ def _landing(name: str, workspace: str) -> str:
 
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
-__all__ = [
-    "GZIP",
-    "ZSTD",
-    "Archive",
-    "ArchiveError",
-    "ArchiveEscape",
-    "Member",
-    "check_members",
-    "create_archive",
-    "extract_archive",
-    "list_archive",
-    "parse_listing",
-    "resolve_cache_paths",
-]

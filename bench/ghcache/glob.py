@@ -51,11 +51,10 @@ class Pattern:
     def match(self, item_path: str) -> int:
         """Return a MATCH_* bit set for one absolute path."""
         parts = split_path(item_path)
-        if self.segments[-1] == GLOBSTAR:
+        if self.segments[-1] == GLOBSTAR and not self.implicit:
             # minimatch does not match `/foo` against `/foo/**` but does `/foo/`: the runner
             # appends the slash for patterns it was given, not for implicit descendants.
-            if not self.implicit:
-                parts = [*parts, ""]
+            parts = [*parts, ""]
         if match_segments(parts, list(self.segments[1:]), partial=False):
             return MATCH_DIRECTORY if self.trailing_separator else MATCH_ALL
         return MATCH_NONE
@@ -264,8 +263,7 @@ def _stat_mode(path: str, level: int, options: GlobOptions, chain: list[str]) ->
         if options.omit_broken_symbolic_links:
             return None
         raise BrokenSymlink(
-            f"No information found for the path '{path}'. "
-            "This may indicate a broken symbolic link."
+            f"No information found for the path '{path}'. This may indicate a broken symbolic link."
         ) from None
     if stat.S_ISDIR(mode):
         real = os.path.realpath(path)
@@ -287,6 +285,9 @@ def match_segments(parts: list[str], pattern: list[str], *, partial: bool) -> bo
     i = 0
     while i < len(pattern):
         segment = pattern[i]
+        if not parts:
+            # minimatch stops when the path runs out: a remaining "**" does not match nothing.
+            return partial
         if segment == GLOBSTAR:
             rest = pattern[i + 1 :]
             if not rest:
@@ -294,8 +295,6 @@ def match_segments(parts: list[str], pattern: list[str], *, partial: bool) -> bo
             for start in range(len(parts) + 1):
                 if match_segments(parts[start:], rest, partial=partial):
                     return True
-            return partial
-        if not parts:
             return partial
         if not segment_regex(segment).fullmatch(parts[0]):
             return False

@@ -35,9 +35,7 @@ def check_key(key: str) -> None:
 def check_keys(primary_key: str, restore_keys: list[str]) -> None:
     keys = [primary_key, *restore_keys]
     if len(keys) > MAX_KEYS:
-        raise ValidationError(
-            f"Key Validation Error: Keys are limited to a maximum of {MAX_KEYS}."
-        )
+        raise ValidationError(f"Key Validation Error: Keys are limited to a maximum of {MAX_KEYS}.")
     for key in keys:
         check_key(key)
 

@@ -181,9 +181,7 @@ class CacheStore:
     def abandon(self, reservation: Reservation) -> None:
         """Drop a reservation whose archive will not come (its files too, if any)."""
         with self._transaction() as db:
-            db.execute(
-                "DELETE FROM entries WHERE id = ? AND state = 'reserved'", (reservation.id,)
-            )
+            db.execute("DELETE FROM entries WHERE id = ? AND state = 'reserved'", (reservation.id,))
         archive, listing = self._paths(reservation.id, reservation.compression)
         for path in (archive, listing):
             for candidate in (path, self.temp / (path.name + ".partial")):
@@ -203,8 +201,7 @@ class CacheStore:
         """Remove least recently accessed entries until the total is within the limit."""
         with self._transaction() as db:
             rows = db.execute(
-                "SELECT * FROM entries WHERE state = 'complete'"
-                " ORDER BY accessed_ns ASC, id ASC"
+                "SELECT * FROM entries WHERE state = 'complete' ORDER BY accessed_ns ASC, id ASC"
             ).fetchall()
             total = sum(row["size"] for row in rows)
             victims = []

@@ -1,0 +1,35 @@
+"""nox sessions. They only wire the command line (``python -m bench``) to an environment."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint"]
+nox.options.default_venv_backend = "venv"
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite: offline, real tar and zstd, small trees the tests make themselves."""
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The main job: ``python -m bench run`` with the arguments given after ``--``."""
+    session.install("-e", ".")
+    session.run("python", "-m", "bench", "run", *session.posargs)
+
+
+@nox.session(name="cache-speed")
+def cache_speed(session: nox.Session) -> None:
+    """The emulator against bare tar on a real tree of at least 200 MB; prints the ratios."""
+    session.install("-e", ".")
+    session.run("python", "-m", "bench", "cache", "speed", *session.posargs)

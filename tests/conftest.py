@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from bench.ghcache.action import Runner
+from bench.ghcache.clock import ManualClock
+from bench.ghcache.store import CacheStore
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Runner:
+    """A fake hosted runner's layout: root/home/runner with its workspace and temp."""
+    root = tmp_path / "root"
+    home = root / "home" / "runner"
+    workspace = home / "work" / "repo" / "repo"
+    workspace.mkdir(parents=True)
+    temp = root / "temp"
+    temp.mkdir()
+    return Runner.for_workspace(workspace, home=home, root=root, temp=temp)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: ManualClock) -> CacheStore:
+    return CacheStore(tmp_path / "store", clock=clock)
+
+
+def write(path: Path, content: str | bytes = "x\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        content = content.encode()
+    path.write_bytes(content)
+    return path
+
+
+def expected_hash(*files: Path) -> str:
+    """The runner's hash of these files in this order, computed independently."""
+    outer = hashlib.sha256()
+    for file in files:
+        outer.update(hashlib.sha256(file.read_bytes()).digest())
+    return outer.hexdigest() if files else ""
