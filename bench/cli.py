@@ -73,6 +73,25 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--rounds", type=_positive_int, default=5)
     speed.set_defaults(handler=cmd_speed)
 
+    mirror = commands.add_parser("mirror", help="the local package index")
+    mirror_commands = mirror.add_subparsers(dest="mirror_command", required=True, metavar="ACTION")
+    fetch = mirror_commands.add_parser("fetch", help="fill the wheelhouse from pinned requirements")
+    fetch.add_argument("-r", "--requirement", action="append", required=True, type=Path)
+    fetch.add_argument("--wheelhouse", type=Path, default=None)
+    fetch.add_argument("--index-url", help="fetch from this index instead of pip's configured one")
+    fetch.set_defaults(handler=cmd_mirror_fetch)
+    serve = mirror_commands.add_parser("serve", help="serve the wheelhouse on 127.0.0.1")
+    serve.add_argument("--wheelhouse", type=Path, default=None)
+    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    serve.add_argument("--profile", default="unthrottled", help="a network profile's name")
+    serve.set_defaults(handler=cmd_mirror_serve)
+    shaping = mirror_commands.add_parser(
+        "shaping", help="measure shaping accuracy against the profiles (prints the figures)"
+    )
+    shaping.add_argument("--profile", action="append", default=None)
+    shaping.add_argument("--mb", type=_positive_int, default=100)
+    shaping.set_defaults(handler=cmd_mirror_shaping)
+
     run = commands.add_parser("run", help="run the scenario matrix (not built yet)")
     run.add_argument("rest", nargs=argparse.REMAINDER)
     run.set_defaults(handler=cmd_run)
@@ -189,6 +208,51 @@ def cmd_speed(args: argparse.Namespace) -> int:
 
     report = speed.run(min_mb=args.min_mb, rounds=args.rounds)
     print(report.render())
+    return 0
+
+
+def cmd_mirror_fetch(args: argparse.Namespace) -> int:
+    from bench.mirror.fetch import DEFAULT_WHEELHOUSE, fetch
+
+    wheelhouse = args.wheelhouse or DEFAULT_WHEELHOUSE
+    result = fetch(args.requirement, wheelhouse, index_url=args.index_url)
+    for name in result.fetched:
+        print(f"fetched {name}")
+    print(
+        f"{len(result.fetched)} file(s) fetched, {result.already_there} requirement(s) already "
+        f"in {wheelhouse}"
+    )
+    return 0
+
+
+def cmd_mirror_serve(args: argparse.Namespace) -> int:
+    from bench.mirror.fetch import DEFAULT_WHEELHOUSE
+    from bench.mirror.profiles import get_profile
+    from bench.mirror.server import MirrorServer
+
+    profile = get_profile(args.profile)
+    server = MirrorServer(args.wheelhouse or DEFAULT_WHEELHOUSE, port=args.port, profile=profile)
+    print(f"serving {len(server.files)} files of {len(server.projects)} projects at "
+          f"{server.index_url()} (profile {profile.name}); Ctrl-C stops", flush=True)  # fmt: skip
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped")
+    return 0
+
+
+def cmd_mirror_shaping(args: argparse.Namespace) -> int:
+    from bench.mirror.accuracy import measure
+    from bench.mirror.profiles import get_profile
+
+    names = args.profile or ["github-hosted", "slow"]
+    outside = 0
+    for name in names:
+        profile = get_profile(name)
+        print(f"profile {name}:")
+        outside += sum(not check.within for check in measure(profile, args.mb))
+    print("all within tolerance (bandwidth +-10 %, latency +-5 ms)" if not outside
+          else f"{outside} figure(s) outside tolerance")  # fmt: skip
     return 0
 
 
