@@ -13,7 +13,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-BACKEND = '''
+BACKEND = """
 import base64, hashlib, os, zipfile
 
 NAME, VERSION = "{name}", "{version}"
@@ -46,7 +46,7 @@ def get_requires_for_build_wheel(config_settings=None):
 
 def get_requires_for_build_sdist(config_settings=None):
     return []
-'''
+"""
 
 
 def metadata(name: str, version: str, requires: list[str], requires_python: str | None) -> str:

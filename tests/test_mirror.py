@@ -66,7 +66,7 @@ def test_project_page_has_hashes_requires_python_and_metadata(mirror, wheelhouse
     html = body.decode()
     assert f'href="../../files/tinyone-1.0-py3-none-any.whl#sha256={digest}"' in html
     assert 'data-requires-python="&gt;=3.8"' in html
-    assert "data-core-metadata=\"sha256=" in html and "data-dist-info-metadata" in html
+    assert 'data-core-metadata="sha256=' in html and "data-dist-info-metadata" in html
     _, body = get(mirror, "/simple/tinyone/", Accept=f"{JSON}, text/html;q=0.1")
     page = json.loads(body)
     assert page["meta"]["api-version"] == "1.1"
@@ -92,8 +92,6 @@ def test_unnormalised_project_name_redirects(mirror) -> None:
     response, _ = get(mirror, "/simple/TinyOne/")
     assert response.status == 301
     assert response.getheader("Location") == "/simple/tinyone/"
-    response, _ = get(mirror, "/s/trial-1/simple/TINYONE/")
-    assert response.getheader("Location") == "/s/trial-1/simple/tinyone/"
 
 
 def test_unknown_project_and_file_are_404(mirror) -> None:
@@ -147,9 +145,11 @@ def test_head_sends_headers_only(mirror, wheelhouse) -> None:
 def test_counters_are_kept_per_session(mirror, wheelhouse) -> None:
     name = "tinyone-1.0-py3-none-any.whl"
     size = (wheelhouse / name).stat().st_size
-    get(mirror, f"/s/a/files/{name}")
-    get(mirror, f"/s/a/files/{name}")
-    get(mirror, "/s/b/simple/")
+    with mirror.session("a"):
+        get(mirror, f"/files/{name}")
+        get(mirror, f"/files/{name}")
+    with mirror.session("b"):
+        get(mirror, "/simple/")
     a, b = mirror.stats("a"), mirror.stats("b")
     assert (a.requests, a.files_served, a.file_bytes) == (2, 2, 2 * size)
     assert (b.requests, b.files_served, b.pages_served) == (1, 0, 1)
@@ -162,8 +162,8 @@ def test_many_concurrent_connections(mirror, wheelhouse) -> None:
 
     name = "tinytwo-2.0-py3-none-any.whl"
     expected = (wheelhouse / name).read_bytes()
-    with ThreadPoolExecutor(max_workers=48) as pool:
-        bodies = list(pool.map(lambda _: get(mirror, f"/s/many/files/{name}")[1], range(96)))
+    with mirror.session("many"), ThreadPoolExecutor(max_workers=48) as pool:
+        bodies = list(pool.map(lambda _: get(mirror, f"/files/{name}")[1], range(96)))
     assert all(body == expected for body in bodies)
     assert mirror.stats("many").files_served == 96
 
@@ -195,7 +195,13 @@ def test_busy_port(wheelhouse) -> None:
 
 def test_profiles_file_has_the_required_profiles_with_sources() -> None:
     profiles = load_profiles()
-    for name in ("github-hosted", "unthrottled", "slow", "github-hosted-slow", "github-hosted-fast"):
+    for name in (
+        "github-hosted",
+        "unthrottled",
+        "slow",
+        "github-hosted-slow",
+        "github-hosted-fast",
+    ):
         assert name in profiles
     hosted = profiles[DEFAULT_PROFILE]
     assert (hosted.restore_mib_per_s, hosted.restore_overhead_s) == (66, 0.6)

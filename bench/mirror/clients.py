@@ -20,9 +20,7 @@ def scrubbed_environment(home: Path, base: dict[str, str] | None = None) -> dict
     """The host's environment without anything that configures or caches a Python tool."""
     source = dict(os.environ if base is None else base)
     env = {
-        k: v
-        for k, v in source.items()
-        if not k.startswith(_DROPPED_PREFIXES) and k not in _DROPPED
+        k: v for k, v in source.items() if not k.startswith(_DROPPED_PREFIXES) and k not in _DROPPED
     }
     env.update(
         HOME=str(home),

@@ -1,12 +1,16 @@
 """Serve a wheelhouse on loopback with the public index's HTTP behaviour.
 
-URLs (``/s/<session>`` in front of any of them counts the traffic under that client session)::
+URLs::
 
     /simple/                       the project list (HTML or JSON by Accept)
     /simple/<project>/             a project's files; other spellings redirect to the PEP 503 name
     /files/<filename>              a distribution file (Range, HEAD)
     /files/<filename>.metadata     a wheel's core metadata (PEP 658 / 714)
     /-/stats                       the per-session counters as JSON
+
+Traffic is counted under the current client session (``with mirror.session(name)``). Sessions
+are time windows, not URLs, because a URL that differed from trial to trial would also change
+every tool's cache keys: trials run one after another, so each trial is its own window.
 
 Pages carry ``Cache-Control: max-age=600, public`` and an ``ETag`` (``If-None-Match`` gives
 304); files carry ``Cache-Control: max-age=365000000, immutable, public``, ``ETag``,
@@ -22,6 +26,8 @@ import re
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from email.utils import formatdate
 from http import HTTPStatus
@@ -40,7 +46,6 @@ from bench.mirror.shaping import CHUNK, Pacer, wait_for
 PAGE_CACHE_CONTROL = "max-age=600, public"
 FILE_CACHE_CONTROL = "max-age=365000000, immutable, public"
 DEFAULT_SESSION = "-"
-_SESSION = re.compile(r"^/s/([A-Za-z0-9._-]+)(/.*)$")
 
 
 @dataclass
@@ -75,6 +80,7 @@ class MirrorServer:
         self._counters: dict[str, Counters] = defaultdict(Counters)
         self._lock = threading.Lock()
         self._metadata: dict[str, bytes] = {}
+        self.current_session = DEFAULT_SESSION
         try:
             self._httpd = _Server((host, port), _handler_for(self))
         except OSError as error:
@@ -115,10 +121,18 @@ class MirrorServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def index_url(self, session: str = DEFAULT_SESSION) -> str:
-        """The simple index URL a client session should be given."""
-        prefix = "" if session == DEFAULT_SESSION else f"/s/{session}"
-        return f"{self.url}{prefix}/simple/"
+    def index_url(self) -> str:
+        return f"{self.url}/simple/"
+
+    @contextmanager
+    def session(self, name: str) -> Iterator[None]:
+        """Count every request made until the block ends under ``name``."""
+        previous = self.current_session
+        self.current_session = name
+        try:
+            yield
+        finally:
+            self.current_session = previous
 
     def stats(self, session: str = DEFAULT_SESSION) -> Counters:
         with self._lock:
@@ -182,10 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _respond(self, *, send_body: bool) -> None:
         path = unquote(urlsplit(self.path).path)
-        session = DEFAULT_SESSION
-        found = _SESSION.match(path)
-        if found:
-            session, path = found.group(1), found.group(2)
+        session = self.mirror.current_session
         self.session = session
         self.send_body = send_body
         self.mirror.count(session, requests=1)
@@ -211,9 +222,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(404, f"no project named {name}")
             return
         if name != canonical:
-            prefix = "" if self.session == DEFAULT_SESSION else f"/s/{self.session}"
             self.send_response(301)
-            self.send_header("Location", f"{prefix}/simple/{canonical}/")
+            self.send_header("Location", f"/simple/{canonical}/")
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
