@@ -33,3 +33,10 @@ def cache_speed(session: nox.Session) -> None:
     """The emulator against bare tar on a real tree of at least 200 MB; prints the ratios."""
     session.install("-e", ".")
     session.run("python", "-m", "bench", "cache", "speed", *session.posargs)
+
+
+@nox.session(name="mirror-shaping")
+def mirror_shaping(session: nox.Session) -> None:
+    """The mirror's bandwidth and latency shaping against the profiles; prints the figures."""
+    session.install("-e", ".")
+    session.run("python", "-m", "bench", "mirror", "shaping", *session.posargs)

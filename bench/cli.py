@@ -105,6 +105,11 @@ def _common_cache_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--path", action="append", required=True, metavar="PATH")
     parser.add_argument("--scope", default=action.DEFAULT_SCOPE, help="the ref being built")
     parser.add_argument(
+        "--profile",
+        default="unthrottled",
+        help="network profile whose cache bandwidth and overhead pace the transfer",
+    )
+    parser.add_argument(
         "--root",
         help="never write outside this folder (default: the folder holding both the "
         "workspace and $HOME)",
@@ -126,6 +131,12 @@ def _runner(args: argparse.Namespace) -> action.Runner:
     if not workspace.is_dir():
         raise BenchError(f"the workspace {workspace} is not a folder; pass an existing one")
     return action.Runner.for_workspace(workspace, home=os.environ.get("HOME"), root=args.root)
+
+
+def _transfer(profile_name: str) -> action.Transfer:
+    from bench.mirror.profiles import get_profile
+
+    return get_profile(profile_name).cache_transfer()
 
 
 def _paths(args: argparse.Namespace) -> list[str]:
@@ -151,7 +162,14 @@ def cmd_hash_files(args: argparse.Namespace) -> int:
 
 def cmd_save(args: argparse.Namespace) -> int:
     store = CacheStore(args.store, limit_bytes=args.limit_bytes)
-    result = action.save(store, _runner(args), paths=_paths(args), key=args.key, scope=args.scope)
+    result = action.save(
+        store,
+        _runner(args),
+        paths=_paths(args),
+        key=args.key,
+        scope=args.scope,
+        transfer=_transfer(args.profile),
+    )
     print("\n".join(result.log))
     return 0
 
@@ -169,6 +187,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         scopes=scopes,
         lookup_only=args.lookup_only,
         fail_on_cache_miss=args.fail_on_cache_miss,
+        transfer=_transfer(args.profile),
     )
     for line in result.log:
         print(line, file=sys.stderr if line.startswith(("Error:", "Warning:")) else sys.stdout)

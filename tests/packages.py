@@ -17,6 +17,7 @@ BACKEND = """
 import base64, hashlib, os, zipfile
 
 NAME, VERSION = "{name}", "{version}"
+WHEEL = b"Wheel-Version: 1.0\\nGenerator: tiny\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
 
 
 def _record_line(path, data):
@@ -30,7 +31,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     files = {{
         f"{{NAME}}/__init__.py": open(os.path.join("{name}", "__init__.py"), "rb").read(),
         f"{{dist_info}}/METADATA": open("PKG-INFO", "rb").read(),
-        f"{{dist_info}}/WHEEL": b"Wheel-Version: 1.0\\nGenerator: tiny\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+        f"{{dist_info}}/WHEEL": WHEEL,
     }}
     record = [_record_line(p, d) for p, d in files.items()] + [f"{{dist_info}}/RECORD,,"]
     with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as wheel:

@@ -328,3 +328,20 @@ def test_listing_keeps_odd_names() -> None:
         ("l", "ln", "/etc"),
         ("h", "hard", "../dir with space/x"),
     ]
+
+
+def test_paced_transfer_moves_the_archive_through_the_runner_temp(store, runner) -> None:
+    from bench.mirror.profiles import get_profile
+
+    cache = fill_pip_cache(runner)
+    before = snapshot(cache)
+    transfer = action.Transfer(download_bytes_per_s=50e6, upload_bytes_per_s=50e6)
+    saved = action.save(store, runner, paths=[PIP], key="k", transfer=transfer)
+    assert saved.saved
+    shutil.rmtree(cache)
+    result = action.restore(store, runner, paths=[PIP], primary_key="k", transfer=transfer)
+    assert result.cache_hit == "true"
+    assert snapshot(cache) == before
+    assert list(Path(runner.temp).iterdir()) == []  # the downloaded copy is gone
+    hosted = get_profile("github-hosted").cache_transfer()
+    assert hosted.download_bytes_per_s == 66 * 1024 * 1024 and hosted.download_overhead_s == 0.6

@@ -142,8 +142,7 @@ def test_pipenv_locks_and_installs_from_the_mirror(tmp_path, mirror) -> None:
     project = tmp_path / "project"
     project.mkdir()
     (project / "Pipfile").write_text(
-        pipfile_source(mirror.index_url())
-        + '\n[packages]\ntinytwo = "==2.0"\ntinysrc = "==0.5"\n\n[requires]\npython_version = "3.11"\n'
+        pipfile_source(mirror.index_url()) + '\n[packages]\ntinytwo = "==2.0"\ntinysrc = "==0.5"\n'
     )
     env = environment(tmp_path, mirror, PIPENV_VENV_IN_PROJECT="1")
     with mirror.session("pipenv"):

@@ -12,6 +12,7 @@ import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from bench.errors import BenchError
@@ -33,6 +34,7 @@ from bench.ghcache.keys import (
     is_exact_key_match,
 )
 from bench.ghcache.store import CacheStore, Entry, ReserveError
+from bench.mirror.shaping import paced_copy
 
 DEFAULT_SCOPE = "refs/heads/main"
 
@@ -70,6 +72,30 @@ class Runner:
             root=root_abs,
             path_env=os.environ.get("PATH"),
         )
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """How archives move between the runner and the service (a network profile's cache part).
+
+    All zero: the archive is extracted straight from the store and moved into it by rename.
+    """
+
+    download_bytes_per_s: float = 0
+    download_overhead_s: float = 0
+    upload_bytes_per_s: float = 0
+    upload_overhead_s: float = 0
+
+    @property
+    def shapes_download(self) -> bool:
+        return self.download_bytes_per_s > 0 or self.download_overhead_s > 0
+
+    @property
+    def shapes_upload(self) -> bool:
+        return self.upload_bytes_per_s > 0 or self.upload_overhead_s > 0
+
+
+DIRECT = Transfer()
 
 
 @dataclass
@@ -111,6 +137,7 @@ def restore(
     lookup_only: bool = False,
     fail_on_cache_miss: bool = False,
     compression: str | None = None,
+    transfer: Transfer = DIRECT,
 ) -> RestoreResult:
     log = StepLog()
     primary_key = primary_key.strip()
@@ -133,7 +160,7 @@ def restore(
     entry = store.lookup([primary_key, *restore_keys], version, list(scopes))
     if entry is not None and not lookup_only:
         try:
-            _download_and_extract(entry, runner)
+            _download_and_extract(entry, runner, transfer)
         except BenchError as error:
             log.warning(f"Failed to restore: {error}")
             entry = None
@@ -156,7 +183,7 @@ def restore(
     return outcome(hit, entry.key, failed=False, entry=entry)
 
 
-def _download_and_extract(entry: Entry, runner: Runner) -> None:
+def _download_and_extract(entry: Entry, runner: Runner, transfer: Transfer) -> None:
     try:
         actual = entry.archive.stat().st_size
     except FileNotFoundError:
@@ -167,7 +194,19 @@ def _download_and_extract(entry: Entry, runner: Runner) -> None:
         )
     members = parse_listing(entry.listing.read_text(encoding="ascii", errors="replace"))
     check_members(members, workspace=runner.workspace, root=runner.root)
-    extract_archive(entry.archive, workspace=runner.workspace, compression=entry.compression)
+    if not transfer.shapes_download:
+        extract_archive(entry.archive, workspace=runner.workspace, compression=entry.compression)
+        return
+    download_dir = Path(runner.temp) / str(uuid.uuid4())
+    download_dir.mkdir(parents=True)
+    try:
+        local = download_dir / entry.archive.name
+        paced_copy(
+            entry.archive, local, transfer.download_bytes_per_s, transfer.download_overhead_s
+        )
+        extract_archive(local, workspace=runner.workspace, compression=entry.compression)
+    finally:
+        shutil.rmtree(download_dir, ignore_errors=True)
 
 
 def save(
@@ -179,6 +218,7 @@ def save(
     scope: str = DEFAULT_SCOPE,
     restored_key: str | None = None,
     compression: str | None = None,
+    transfer: Transfer = DIRECT,
 ) -> SaveResult:
     """The post step: ``restored_key`` is what the restore matched (None for cache/save)."""
     log = StepLog()
@@ -216,7 +256,14 @@ def save(
         except ReserveError as error:
             log.info(str(error))
             return SaveResult(False, log.lines)
-        entry = store.commit(reservation, archive.path, archive.listing)
+        upload = None
+        if transfer.shapes_upload:
+            upload = partial(
+                paced_copy,
+                bytes_per_s=transfer.upload_bytes_per_s,
+                overhead_s=transfer.upload_overhead_s,
+            )
+        entry = store.commit(reservation, archive.path, archive.listing, upload=upload)
     except BenchError as error:
         log.warning(str(error))
         return SaveResult(False, log.lines)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,13 +150,25 @@ class CacheStore:
         assert entry_id is not None
         return Reservation(entry_id, scope, key, version, compression)
 
-    def commit(self, reservation: Reservation, archive: Path, listing: str) -> Entry:
-        """Move ``archive`` into the store and make the entry visible; then evict."""
+    def commit(
+        self,
+        reservation: Reservation,
+        archive: Path,
+        listing: str,
+        upload: Callable[[Path, Path], object] | None = None,
+    ) -> Entry:
+        """Move ``archive`` into the store and make the entry visible; then evict.
+
+        ``upload(source, destination)`` copies the archive in instead of a rename (to pace it).
+        """
         final_archive, final_listing = self._paths(reservation.id, reservation.compression)
         partial_archive = self.temp / (final_archive.name + ".partial")
         partial_listing = self.temp / (final_listing.name + ".partial")
         try:
-            shutil.move(archive, partial_archive)
+            if upload is None:
+                shutil.move(archive, partial_archive)
+            else:
+                upload(archive, partial_archive)
             partial_listing.write_text(listing, encoding="ascii", errors="replace")
             size = partial_archive.stat().st_size
             os.replace(partial_listing, final_listing)

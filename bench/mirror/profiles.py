@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.ghcache.action import Transfer
 
 PROFILES_FILE = Path(__file__).resolve().parents[2] / "scenarios" / "network-profiles.toml"
 DEFAULT_PROFILE = "github-hosted"
@@ -46,6 +47,14 @@ class Profile:
     @property
     def save_bytes_per_s(self) -> float:
         return self.save_mib_per_s * MIB
+
+    def cache_transfer(self) -> Transfer:
+        return Transfer(
+            download_bytes_per_s=self.restore_bytes_per_s,
+            download_overhead_s=self.restore_overhead_s,
+            upload_bytes_per_s=self.save_bytes_per_s,
+            upload_overhead_s=self.save_overhead_s,
+        )
 
 
 UNTHROTTLED = Profile(name="unthrottled")
