@@ -185,10 +185,11 @@ class CacheStore:
             )
         self.expire()
         self.evict_over_limit(keep=reservation.id)
-        committed = [e for e in self.entries() if e.id == reservation.id]
-        if not committed:
+        with self._transaction() as db:
+            row = db.execute("SELECT * FROM entries WHERE id = ?", (reservation.id,)).fetchone()
+        if row is None:
             raise BenchError(f"entry {reservation.key} vanished right after it was saved")
-        return committed[0]
+        return self._entry(row)
 
     def abandon(self, reservation: Reservation) -> None:
         """Drop a reservation whose archive will not come (its files too, if any)."""
