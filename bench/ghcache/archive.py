@@ -144,6 +144,8 @@ _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "
 
 def _unescape(text: str) -> str:
     """Undo tar's 'escape' quoting style (octal bytes, C escapes, doubled backslash)."""
+    if "\\" not in text:
+        return text
     raw = bytearray()
     position = 0
     for found in _ESCAPE.finditer(text):
