@@ -278,8 +278,9 @@ def cmd_mirror_shaping(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     print(
         "The scenario matrix (real workflows in fake runners) is not built yet: it comes with\n"
-        "the scenarios issue. What runs today is the cache emulator's own speed benchmark:\n"
-        "python -m bench cache speed"
+        "the scenarios issue. What runs today are the harness's own benchmarks:\n"
+        "  nox -s cache-speed     (python -m bench cache speed)\n"
+        "  nox -s mirror-shaping  (python -m bench mirror shaping)"
     )
     return 0
 
