@@ -10,6 +10,18 @@ from bench.ghcache.clock import ManualClock
 from bench.ghcache.store import CacheStore
 
 
+@pytest.fixture(scope="module")
+def tiny_mirror(tmp_path_factory):
+    """The tests' own packages (tests/packages.py) served on loopback, one server per module."""
+    from bench.mirror.server import MirrorServer
+    from tests.packages import build_set
+
+    folder = tmp_path_factory.mktemp("wheelhouse")
+    build_set(folder)
+    with MirrorServer(folder) as server:
+        yield server
+
+
 @pytest.fixture
 def runner(tmp_path: Path) -> Runner:
     """A fake hosted runner's layout: root/home/runner with its workspace and temp."""

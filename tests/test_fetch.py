@@ -13,17 +13,13 @@ from bench.errors import BenchError
 from bench.mirror.distfiles import sha256_of
 from bench.mirror.fetch import fetch, read_pins
 from bench.mirror.server import MirrorServer
-from tests.packages import build_set
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def upstream(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("upstream")
-    build_set(folder)
-    with MirrorServer(folder) as server:
-        yield server
+def upstream(tiny_mirror):
+    return tiny_mirror
 
 
 def pin(upstream: MirrorServer, filename: str, requirement: str) -> str:

@@ -21,7 +21,6 @@ from bench.mirror.clients import (
     scrubbed_environment,
 )
 from bench.mirror.server import MirrorServer
-from tests.packages import build_set
 
 TOOLS_BIN = Path(sys.executable).parent
 
@@ -34,11 +33,8 @@ def tool(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def mirror(tmp_path_factory):
-    wheelhouse = tmp_path_factory.mktemp("wheelhouse")
-    build_set(wheelhouse)
-    with MirrorServer(wheelhouse) as server:
-        yield server
+def mirror(tiny_mirror):
+    return tiny_mirror
 
 
 def run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

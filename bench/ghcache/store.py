@@ -124,9 +124,6 @@ class CacheStore:
             ).fetchall()
         return [self._entry(row) for row in rows]
 
-    def total_size(self) -> int:
-        return sum(entry.size for entry in self.entries())
-
     # -- writing ---------------------------------------------------------------------------
 
     def reserve(self, scope: str, key: str, version: str, compression: str) -> Reservation:
