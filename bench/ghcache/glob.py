@@ -238,7 +238,9 @@ def glob(
     while stack:
         path, level = stack.pop()
         matched = match_all(patterns, path)
-        if not matched and not partial_match_any(patterns, path):
+        # As @actions/glob: a match counts as a partial match, so the patterns are asked once.
+        partial = bool(matched) or partial_match_any(patterns, path)
+        if not partial:
             continue
         mode = _stat_mode(path, level, options, chain)
         if mode is None:
@@ -246,7 +248,7 @@ def glob(
         if stat.S_ISDIR(mode):
             if matched & MATCH_DIRECTORY and options.match_directories:
                 yield path
-            elif not partial_match_any(patterns, path):
+            elif not partial:
                 continue
             children = sorted(os.listdir(path), key=os.fsencode, reverse=True)
             stack.extend((os.path.join(path, name), level + 1) for name in children)

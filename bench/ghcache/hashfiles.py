@@ -11,7 +11,13 @@ import os
 import stat
 
 from bench.errors import BenchError
-from bench.ghcache.glob import GlobOptions, glob, parse_pattern_lines
+from bench.ghcache.glob import (
+    BrokenSymlink,
+    GlobOptions,
+    InvalidPattern,
+    glob,
+    parse_pattern_lines,
+)
 
 FOLLOW_FLAG = "--follow-symbolic-links"
 
@@ -62,9 +68,7 @@ def hash_files(
                 continue
             outer.update(file_digest(path))
             matched += 1
-    except BenchError as error:
-        if isinstance(error, HashFilesError):
-            raise
+    except (InvalidPattern, BrokenSymlink) as error:
         raise HashFilesError(
             f"hashFiles({described}) failed. Fail to hash files under directory '{root}': {error}"
         ) from None

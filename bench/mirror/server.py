@@ -281,16 +281,19 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.send_body:
             return
         self.mirror.count(self.session, files_served=1)
-        with open(self.mirror.wheelhouse / filename, "rb") as handle:
-            handle.seek(start)
-            remaining = length
-            while remaining > 0:
-                chunk = handle.read(min(CHUNK, remaining))
-                if not chunk:
-                    break
-                self._write(chunk)
-                remaining -= len(chunk)
-                self.mirror.count(self.session, file_bytes=len(chunk))
+        remaining = length
+        try:
+            with open(self.mirror.wheelhouse / filename, "rb") as handle:
+                handle.seek(start)
+                while remaining > 0:
+                    chunk = handle.read(min(CHUNK, remaining))
+                    if not chunk:
+                        break
+                    self._write(chunk)
+                    remaining -= len(chunk)
+        finally:
+            # Counted once per response, not per chunk: this loop is the mirror's hot path.
+            self.mirror.count(self.session, file_bytes=length - remaining)
 
     # -- responses -------------------------------------------------------------------------
 
