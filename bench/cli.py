@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -92,9 +93,29 @@ def build_parser() -> argparse.ArgumentParser:
     shaping.add_argument("--mb", type=_positive_int, default=100)
     shaping.set_defaults(handler=cmd_mirror_shaping)
 
-    run = commands.add_parser("run", help="run the scenario matrix (not built yet)")
-    run.add_argument("rest", nargs=argparse.REMAINDER)
+    run = commands.add_parser("run", help="run scenarios as real jobs and record every step")
+    run.add_argument("--scenario", action="append", default=[], metavar="NAME")
+    run.add_argument("--deps", action="append", default=[], metavar="NAME_OR_DIR")
+    run.add_argument("--workflow", action="append", default=[], metavar="FILE")
+    run.add_argument("--states", type=_states, default=None, help="e.g. cold,warm,partial")
+    run.add_argument("--reps", type=_positive_int, default=None, help="repetitions (default 3)")
+    run.add_argument("--profile", default=None, help="network profile (default github-hosted)")
+    run.add_argument("--seed", type=int, default=None, help="shuffle seed (default: random)")
+    run.add_argument(
+        "--quick", action="store_true", help="one repetition, the cli set, cold and warm"
+    )
+    run.add_argument("--out", type=Path, default=None, help="parent folder (default results/)")
+    run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR")
     run.set_defaults(handler=cmd_run)
+
+    deps = commands.add_parser("deps", help="dependency sets")
+    deps_commands = deps.add_subparsers(dest="deps_command", required=True, metavar="ACTION")
+    lock = deps_commands.add_parser(
+        "lock", help="derive a set's poetry and pipenv projects from its pins and lock them"
+    )
+    lock.add_argument("sets", nargs="+", metavar="NAME_OR_DIR")
+    lock.add_argument("--python", default="3.11", help="interpreter version to lock for")
+    lock.set_defaults(handler=cmd_deps_lock)
     return parser
 
 
@@ -276,13 +297,61 @@ def cmd_mirror_shaping(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    print(
-        "The scenario matrix (real workflows in fake runners) is not built yet: it comes with\n"
-        "the scenarios issue. What runs today are the harness's own benchmarks:\n"
-        "  nox -s cache-speed     (python -m bench cache speed)\n"
-        "  nox -s mirror-shaping  (python -m bench mirror shaping)"
-    )
+    from bench import execute
+    from bench.plan import DEFAULT_PROFILE, DEFAULT_REPS, QUICK_STATES, STATES, PlanOptions
+
+    if args.resume is not None:
+        chosen = [a for a in ("scenario", "deps", "workflow") if getattr(args, a)]
+        chosen += [a for a in ("states", "reps", "profile", "seed", "out") if getattr(args, a)]
+        if chosen or args.quick:
+            raise BenchError("--resume continues a run with its own plan; drop the other options")
+        state = execute.resume_run(args.resume)
+    else:
+        options = PlanOptions(
+            scenarios=args.scenario,
+            deps=args.deps,
+            workflows=args.workflow,
+            states=args.states or list(QUICK_STATES if args.quick else STATES),
+            reps=args.reps or (1 if args.quick else DEFAULT_REPS),
+            profile=args.profile or DEFAULT_PROFILE,
+            seed=args.seed if args.seed is not None else random.randrange(2**31),
+            quick=args.quick,
+        )
+        state = execute.start_run(options, args.out)
+    execute.fill_wheelhouse(state.trials, execute.DEFAULT_WHEELHOUSE)
+    failures = execute.execute(state)
+    return 1 if failures else 0
+
+
+def cmd_deps_lock(args: argparse.Namespace) -> int:
+    from bench.depsets import load_set
+    from bench.locking import BENCH_INDEX_URL, BENCH_MIRROR_PORT, derive_projects
+    from bench.mirror.fetch import DEFAULT_WHEELHOUSE, fetch
+    from bench.mirror.server import MirrorServer
+    from bench.plan import SCENARIOS_ROOT
+    from bench.runner.pythons import select_interpreter
+
+    python = select_interpreter(args.python)
+    sets = [load_set(name) for name in args.sets]
+    for deps in sets:
+        fetch([deps.path / "requirements.txt"])
+        if deps.previous is not None:
+            fetch([deps.previous / "requirements.txt"])
+    fetch([SCENARIOS_ROOT / "tools" / "lock-only.txt"])
+    with MirrorServer(DEFAULT_WHEELHOUSE, port=BENCH_MIRROR_PORT):
+        for deps in sets:
+            folders = [deps.path] + ([deps.previous] if deps.previous is not None else [])
+            for folder in folders:
+                derive_projects(folder, BENCH_INDEX_URL, python.path, name=f"deps-{deps.name}")
+                print(f"locked {folder}")
     return 0
+
+
+def _states(text: str) -> list[str]:
+    states = [part.strip() for part in text.split(",") if part.strip()]
+    if not states:
+        raise argparse.ArgumentTypeError("give states such as cold,warm,partial")
+    return states
 
 
 def _iso(ns: int) -> str:

@@ -135,7 +135,7 @@ def _run_tar(command: list[str], *, cwd: Path) -> str:
 # --- member listing and confinement -------------------------------------------------------
 
 _LINE = re.compile(
-    r"^(?P<kind>.)\S*\s+\S+\s+\S+(?:,\s*\S+)?\s+"  # mode, owner, size (or major,minor)
+    r"^(?P<kind>.)\S*\s+\S+\s+(?P<size>\S+)(?:,\s*\S+)?\s+"  # mode, owner, size (or major,minor)
     r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2})? (?P<rest>.*)$"  # date, time, name
 )
 _ESCAPE = re.compile(r"\\([0-7]{3}|.)")
@@ -176,6 +176,17 @@ def parse_listing(listing: str) -> list[Member]:
             rest, link = rest.split(" link to ", 1)
         members.append(Member(name=_unescape(rest), kind=kind, link=_unescape(link)))
     return members
+
+
+def listing_totals(listing: str) -> tuple[int, int]:
+    """Bytes and regular files an archive holds, read from its member listing (no walk)."""
+    total = files = 0
+    for line in listing.splitlines():
+        found = _LINE.match(line)
+        if found and found.group("kind") == "-" and found.group("size").isdigit():
+            total += int(found.group("size"))
+            files += 1
+    return total, files
 
 
 def check_members(members: list[Member], *, workspace: str, root: str) -> None:

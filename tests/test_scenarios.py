@@ -1,0 +1,141 @@
+"""Every shipped scenario, cold, warm and partial, on a tiny dependency set against the tests'
+own mirror (offline): each trial succeeds, restores what its state promises, and leaves the
+store holding what the action would have saved."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from bench import execute, results
+from bench.plan import PlanOptions, shipped_scenarios
+from tests.tinyset import build_set, build_wheelhouse, free_port
+
+CACHING = [name for name in shipped_scenarios() if name != "no-cache"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    wheelhouse = build_wheelhouse(root / "wheelhouse")
+    port = free_port()
+    deps = build_set(root, wheelhouse, port)
+    options = PlanOptions(deps=[str(deps)], reps=1, seed=7, profile="unthrottled")
+    state = execute.start_run(options, root / "results")
+    progress = io.StringIO()
+    failures = execute.execute(state, wheelhouse=wheelhouse, port=port, out=progress)
+    records = {r["trial_id"]: r for r in results.read_trials(state.run_dir).records}
+    return state, failures, records, progress.getvalue()
+
+
+def record(records, scenario, state):
+    return records[f"{scenario}/tiny/{state}/1"]
+
+
+def test_every_trial_of_the_plan_ran_and_succeeded(tiny_run):
+    state, failures, records, progress = tiny_run
+    assert len(records) == len(state.trials) == 1 + 3 * len(CACHING)
+    failed = {tid: r["error"] for tid, r in records.items() if r["status"] != "success"}
+    assert failed == {}
+    assert failures == 0
+    assert f"[{len(records)}/{len(records)}]" in progress
+    run = results.read_json(state.run_dir / results.RUN_FILE)
+    assert run["status"] == "complete" and run["trials_failed"] == 0
+    assert not (state.run_dir / "work").exists()  # snapshots and runner removed at the end
+
+
+@pytest.mark.parametrize("scenario", CACHING)
+def test_cold_misses_and_saves_one_entry(tiny_run, scenario):
+    trial = record(tiny_run[2], scenario, "cold")
+    miss = "false" if scenario == "setup-python-pip" else ""  # setup-python says false
+    assert trial["cache_hit"] == [miss]
+    assert trial["restored_archive_bytes"] == 0
+    assert len(trial["store_after"]) == 1
+    assert trial["saved_archive_bytes"] == trial["store_after"][0]["size"] > 0
+
+
+@pytest.mark.parametrize("scenario", CACHING)
+def test_warm_hits_exactly_and_saves_nothing(tiny_run, scenario):
+    records = tiny_run[2]
+    cold, warm = record(records, scenario, "cold"), record(records, scenario, "warm")
+    assert warm["cache_hit"] == ["true"]
+    assert warm["matched_keys"] == [cold["store_after"][0]["key"]]
+    assert [e["key"] for e in warm["store_after"]] == [e["key"] for e in cold["store_after"]]
+    assert warm["saved_archive_bytes"] == 0
+    assert warm["restored_archive_bytes"] > 0
+
+
+@pytest.mark.parametrize("scenario", CACHING)
+def test_partial_restores_the_previous_revision_then_saves_the_new_key(tiny_run, scenario):
+    records = tiny_run[2]
+    cold, partial = record(records, scenario, "cold"), record(records, scenario, "partial")
+    current_key = cold["store_after"][0]["key"]
+    keys = [entry["key"] for entry in partial["store_after"]]
+    assert current_key in keys and len(keys) == 2  # the previous revision's and the new one
+    assert partial["cache_hit"] == ["false"]
+    assert partial["matched_keys"][0] not in ("", current_key)
+    assert partial["restored_archive_bytes"] > 0
+
+
+def test_setup_python_pip_key_has_the_documented_shape(tiny_run):
+    trial = record(tiny_run[2], "setup-python-pip", "cold")
+    key = trial["store_after"][0]["key"]
+    assert re.fullmatch(
+        r"setup-python-Linux-x64-[^-]+-[^-]+-python-3\.11\.\d+-pip-[0-9a-f]{64}", key
+    )
+
+
+def test_no_cache_restores_and_saves_nothing(tiny_run):
+    trial = record(tiny_run[2], "no-cache", "cold")
+    assert trial["cache_hit"] == [] and trial["store_after"] == []
+    assert trial["mirror_files"] > 0
+
+
+def test_warm_venv_cache_skip_skips_the_install(tiny_run):
+    steps = record(tiny_run[2], "venv-cache-skip", "warm")["steps"]
+    install = next(s for s in steps if s["name"] == "Install into the venv")
+    assert install["outcome"] == "skipped"
+    cache_step = next(s for s in steps if s["name"] == "Cache the venv" and s["stage"] == "main")
+    assert cache_step["outputs"] == {"cache-hit": "true"}
+
+
+def install_downloads(trial) -> int:
+    return sum(s["mirror_files"] for s in trial["steps"] if s["phase"] == "install")
+
+
+@pytest.mark.parametrize("scenario", ["pip-cache", "setup-python-pip", "poetry"])
+def test_a_warm_cache_downloads_no_package_file(tiny_run, scenario):
+    cold, warm = record(tiny_run[2], scenario, "cold"), record(tiny_run[2], scenario, "warm")
+    assert install_downloads(warm) == 0
+    assert install_downloads(cold) > 0
+
+
+def test_uv_prune_for_ci_keeps_only_what_uv_built(tiny_run):
+    """``uv cache prune --ci`` drops downloaded wheels and keeps wheels built from sdists, so a
+    warm uv job downloads the wheels again but not the one sdist of the set."""
+    cold, warm = record(tiny_run[2], "uv", "cold"), record(tiny_run[2], "uv", "warm")
+    assert install_downloads(warm) == install_downloads(cold) - 1
+
+
+def test_every_step_is_timed_and_grouped_in_phases(tiny_run):
+    for trial in tiny_run[2].values():
+        ran = [s for s in trial["steps"] if s["outcome"] != "skipped"]
+        assert all(s["duration_ns"] > 0 for s in ran)
+        assert sum(trial["phases_ns"].values()) == trial["total_ns"]
+        assert trial["phases_ns"]["test"] > 0 and trial["phases_ns"]["install"] > 0
+        assert 0 < trial["harness_ns"] < trial["wall_ns"]
+
+
+def test_the_uv_prune_step_counts_as_save(tiny_run):
+    steps = record(tiny_run[2], "uv", "cold")["steps"]
+    prune = next(s for s in steps if s["name"] == "Minimize uv cache")
+    assert prune["phase"] == "save"
+
+
+def test_resume_of_a_finished_run_has_nothing_left(tiny_run, tmp_path):
+    state = tiny_run[0]
+    resumed = execute.resume_run(Path(state.run_dir))
+    assert {t.id for t in resumed.trials} == resumed.done
