@@ -1,0 +1,112 @@
+"""The run loop around the jobs: records, Ctrl-C, resume, and the command line's errors."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from bench import cli, execute, results
+from bench.plan import PlanOptions
+from bench.runner.trial import JobOutcome
+from tests.packages import build_wheel
+
+
+@pytest.fixture
+def fake_jobs(monkeypatch, tmp_path):
+    """Jobs that succeed at once (the real ones are covered by test_scenarios); the n-th raises
+    KeyboardInterrupt when ``interrupt_at`` says so."""
+    calls = {"n": 0, "interrupt_at": None, "priming": 0}
+
+    def run_job(workflow, deps, *, previous, store, setup, log_name):
+        calls["n"] += 1
+        if log_name.startswith("priming-"):
+            calls["priming"] += 1
+        if calls["n"] == calls["interrupt_at"]:
+            raise KeyboardInterrupt
+        return JobOutcome(True, None, [], job_ns=1_000, wall_ns=2_000, outputs={})
+
+    monkeypatch.setattr(execute, "run_job", run_job)
+    monkeypatch.setattr(execute, "prepare_pythons", lambda workflows, setup: None)
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    build_wheel(wheelhouse, "tinyone", "1.0")
+    return calls, wheelhouse
+
+
+def run(state, wheelhouse):
+    return execute.execute(state, wheelhouse=wheelhouse, port=0, out=io.StringIO())
+
+
+def test_interrupt_keeps_finished_trials_and_resume_finishes_the_rest(fake_jobs, tmp_path):
+    calls, wheelhouse = fake_jobs
+    options = PlanOptions(scenarios=["pip-cache"], deps=["cli"], reps=2, seed=3)
+    state = execute.start_run(options, tmp_path / "results")
+    calls["interrupt_at"] = 3
+    with pytest.raises(KeyboardInterrupt):
+        run(state, wheelhouse)
+    kept = results.read_trials(state.run_dir).records
+    assert len(kept) == 2 and all(r["status"] == "success" for r in kept)
+    assert results.read_json(state.run_dir / "run.json")["status"] == "interrupted"
+    assert (state.run_dir / "work").is_dir()  # snapshots stay for the resume
+
+    calls["interrupt_at"] = None
+    resumed = execute.resume_run(state.run_dir)
+    assert len(resumed.done) == 2
+    assert run(resumed, wheelhouse) == 0
+    records = results.read_trials(state.run_dir).records
+    assert sorted(r["trial_id"] for r in records) == sorted(t.id for t in state.trials)
+    assert len({r["trial_id"] for r in records}) == len(records) == 6
+    run_info = results.read_json(state.run_dir / "run.json")
+    assert run_info["status"] == "complete" and len(run_info["resumed_at"]) == 1
+
+
+def test_records_carry_the_documented_fields(fake_jobs, tmp_path):
+    _calls, wheelhouse = fake_jobs
+    state = execute.start_run(PlanOptions(deps=["cli"], reps=1, seed=1), tmp_path / "r")
+    run(state, wheelhouse)
+    record = results.read_trials(state.run_dir).records[0]
+    for field in (
+        "trial_id", "scenario", "deps", "state", "repetition", "order", "status", "error",
+        "total_ns", "phases_ns", "wall_ns", "harness_ns", "harness_fraction", "priming_ns",
+        "mirror_bytes", "cache_hit", "matched_keys", "store_after", "steps",
+    ):
+        assert field in record
+    run_info = results.read_json(state.run_dir / "run.json")
+    assert run_info["machine"]["cpu_count_logical"] >= 1
+    assert set(run_info["machine"]["tools"]) >= {"poetry", "pipenv", "uv", "tar", "zstd"}
+    assert run_info["plan"]["seed"] == 1 and run_info["profile"]["name"] == "github-hosted"
+
+
+def test_cold_trials_prime_warm_ones_and_partial_ones_need_priming(fake_jobs, tmp_path):
+    calls, wheelhouse = fake_jobs
+    options = PlanOptions(scenarios=["pip-cache"], deps=["cli"], reps=1, seed=2)
+    run(execute.start_run(options, tmp_path / "r"), wheelhouse)
+    assert calls["priming"] == 1  # the partial state's run on the previous revision only
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--deps", "nope"], "no dependency set 'nope'"),
+        (["run", "--scenario", "nope"], "no scenario 'nope'"),
+        (["run", "--states", "cold,tepid"], "unknown cache state 'tepid'"),
+        (["run", "--profile", "nope"], "nope"),
+        (["run", "--resume", "/nonexistent/run"], "is missing"),
+        (["run", "--resume", "/nonexistent/run", "--reps", "2"], "drop the other options"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_a_broken_workflow_is_refused_before_a_run_folder_is_made(tmp_path, capsys):
+    workflow = tmp_path / "broken.yml"
+    broken = "on: push\njobs:\n  t:\n    steps:\n      - run: echo ${{ runner.os == }}\n"
+    workflow.write_text(broken)
+    out = tmp_path / "results"
+    assert cli.main(["run", "--workflow", str(workflow), "--out", str(out)]) == 2
+    assert "broken.yml" in capsys.readouterr().err
+    assert not out.exists()
