@@ -40,7 +40,6 @@ class RunState:
     options: PlanOptions
     trials: list[Trial]
     done: set[str] = field(default_factory=set)
-    durations_s: list[float] = field(default_factory=list)
 
 
 def new_run_dir(out: Path | None) -> Path:
@@ -112,6 +111,7 @@ def execute(
             )
             pending = [t for t in state.trials if t.id not in state.done]
             prepare_pythons({t.cell.scenario.workflow for t in pending}, setup)
+            loop_started = time.monotonic()
             print(
                 f"{len(pending)} trial(s) to run of {len(state.trials)}, "
                 f"profile {profile.name}, seed {options.seed}",
@@ -122,7 +122,7 @@ def execute(
                 results.append_trial(state.run_dir, record)
                 state.done.add(trial.id)
                 failures += record["status"] != "success"
-                _progress(out, position, len(pending), trial, record, state, started)
+                _progress(out, position, len(pending), trial, record, loop_started)
     except KeyboardInterrupt:
         run_info |= {"status": "interrupted", "finished_at": _now()}
         results.write_json_atomically(state.run_dir / results.RUN_FILE, run_info)
@@ -212,7 +212,6 @@ def _run_trial(trial: Trial, state: RunState, setup: TrialSetup, work: Path) -> 
         outcome = JobOutcome(False, priming_error, [], 0, 0, {})
         prepare_ns, store_after = 0, []
     wall_ns = time.perf_counter_ns() - wall_start
-    state.durations_s.append(wall_ns / 1e9)
     harness_ns = wall_ns - outcome.job_ns
     return {
         "schema": results.SCHEMA_VERSION,
@@ -288,7 +287,6 @@ def _progress(
     total: int,
     trial: Trial,
     record: dict[str, Any],
-    state: RunState,
     started: float,
 ) -> None:
     elapsed = time.monotonic() - started

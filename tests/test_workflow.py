@@ -258,3 +258,30 @@ def test_the_environment_is_the_fake_runners_not_the_hosts(tmp_path, repo, monke
     assert outputs["pip"] == "0"
     assert outputs["config"] == "/dev/null"
     assert outputs["cache"].startswith(str(sandbox.home))
+
+
+def test_setup_python_cache_pipenv_keys_on_the_lock_and_saves_in_its_post_step(tmp_path, repo):
+    (repo / "Pipfile.lock").write_text('{"_meta": {}}\n')
+    text = job(
+        """\
+        - uses: actions/checkout@v4
+        - id: py
+          uses: actions/setup-python@v5
+          with: {python-version: '3.11', cache: pipenv}
+        - run: mkdir -p ~/.local/share/virtualenvs/a && python -V > ~/.local/share/virtualenvs/a/v
+        """
+    )
+    store = CacheStore(tmp_path / "store")
+    cold, _sandbox, _log = run(text, tmp_path, repo, store)
+    assert cold.success, cold.error
+    assert cold.outputs["py"]["cache-hit"] == "false"  # setup-python says false, not empty
+    version = cold.outputs["py"]["python-version"]
+    assert version.startswith("3.11.")
+    key = cold.steps[1].cache["key"]
+    assert key.startswith("setup-python-Linux-x64-") and f"-python-{version}-pipenv-" in key
+    assert set(cold.steps[1].phases_ns) == {"setup", "restore"}
+    assert [e.key for e in store.entries()] == [key]
+
+    warm, _sandbox, _log = run(text, tmp_path, repo, store)
+    assert warm.outputs["py"]["cache-hit"] == "true"
+    assert warm.steps[-1].stage == "post" and warm.steps[-1].cache["saved"] is False

@@ -399,31 +399,33 @@ def _hash_dependency_files(patterns: list[str], ctx: ActionContext) -> str:
 def _manager_cache_paths(
     manager: str, ctx: ActionContext, env: dict[str, str], location: Path
 ) -> list[str]:
+    """The folder setup-python caches: ``pip cache dir``, pipenv's virtualenvs, or poetry's
+    ``virtualenvs.path`` with ``{cache-dir}`` filled in from ``poetry config cache-dir``."""
     if manager == "pipenv":
         return [os.path.join(ctx.sandbox.home, ".local/share/virtualenvs")]
     if manager == "pip":
-        command = [str(location / "bin/pip"), "cache", "dir"]
-    else:
-        command = ["poetry", "config", "virtualenvs.path"]
+        return [_tool_output([str(location / "bin/pip"), "cache", "dir"], manager, ctx, env)]
+    path = _tool_output(["poetry", "config", "virtualenvs.path"], manager, ctx, env)
+    if "{cache-dir}" in path:
+        cache_dir = _tool_output(["poetry", "config", "cache-dir"], manager, ctx, env)
+        path = path.replace("{cache-dir}", cache_dir)
+    return [path]
+
+
+def _tool_output(command: list[str], manager: str, ctx: ActionContext, env: dict[str, str]) -> str:
     try:
         out = subprocess.run(
-            command,
-            env=env,
-            cwd=ctx.sandbox.workspace,
-            capture_output=True,
-            text=True,
-            check=True,
+            command, env=env, cwd=ctx.sandbox.workspace, capture_output=True, text=True, check=True
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         raise ActionError(
-            f"setup-python cache {manager!r}: cannot run {' '.join(command[-3:])}; "
+            f"setup-python cache {manager!r}: cannot run {' '.join(command)}; "
             f"install {manager} before setup-python"
         ) from None
-    return [
-        out.strip()
-        .splitlines()[-1]
-        .replace("{cache-dir}", str(ctx.sandbox.home / ".cache/pypoetry"))
-    ]
+    lines = out.strip().splitlines()
+    if not lines:
+        raise ActionError(f"setup-python cache {manager!r}: {' '.join(command)} printed nothing")
+    return lines[-1].strip()
 
 
 BUILTIN_ACTIONS: dict[str, tuple[Handler, set[str], str]] = {

@@ -194,16 +194,15 @@ class JobRun:
                 expr.interpolate(step.name, contexts, functions) if step.name else step.label
             )
             if step.run is not None:
-                record.phase = _run_phase(step, step_env)
+                default = "test" if _PYTEST.search(step.run) else "install"
+                record.phase = _step_phase(step, step_env, default)
                 outcome = self._measure(
                     record, step, lambda: self._run_script(step, step_env, contexts)
                 )
             else:
                 assert step.uses is not None
                 handler, accepted, phase = find_action(step.uses)
-                record.phase = (
-                    step_env.get(PHASE_VARIABLE, phase) if PHASE_VARIABLE in step.env else phase
-                )
+                record.phase = _step_phase(step, step_env, phase)
                 inputs = {}
                 for name, value in step.with_.items():
                     if name not in accepted:
@@ -389,13 +388,14 @@ class _ScriptResult(ActionResult):
 _PYTEST = re.compile(r"(^|[\s/;&|(])(py\.test|pytest)(\s|$)|-m\s+pytest")
 
 
-def _run_phase(step: Step, env: dict[str, str]) -> str:
-    if PHASE_VARIABLE in step.env:
-        phase = env[PHASE_VARIABLE]
-        if phase not in PHASES:
-            raise ActionError(f"{PHASE_VARIABLE} {phase!r} is not one of {', '.join(PHASES)}")
-        return phase
-    return "test" if _PYTEST.search(step.run or "") else "install"
+def _step_phase(step: Step, env: dict[str, str], default: str) -> str:
+    """The step's own ``BENCH_PHASE`` (validated), else the rule's ``default``."""
+    if PHASE_VARIABLE not in step.env:
+        return default
+    phase = env[PHASE_VARIABLE]
+    if phase not in PHASES:
+        raise ActionError(f"{PHASE_VARIABLE} {phase!r} is not one of {', '.join(PHASES)}")
+    return phase
 
 
 def _read_key_values(path: Path) -> dict[str, str]:
