@@ -16,7 +16,7 @@ from tests.packages import build_wheel
 def fake_jobs(monkeypatch, tmp_path):
     """Jobs that succeed at once (the real ones are covered by test_scenarios); the n-th raises
     KeyboardInterrupt when ``interrupt_at`` says so."""
-    calls = {"n": 0, "interrupt_at": None, "priming": 0}
+    calls = {"n": 0, "interrupt_at": None, "priming": 0, "fail_at": None}
 
     def run_job(workflow, deps, *, previous, store, setup, log_name):
         calls["n"] += 1
@@ -24,6 +24,8 @@ def fake_jobs(monkeypatch, tmp_path):
             calls["priming"] += 1
         if calls["n"] == calls["interrupt_at"]:
             raise KeyboardInterrupt
+        if calls["n"] == calls["fail_at"]:
+            return JobOutcome(False, "step 4 (Run pytest): exit code 1", [], 1_000, 2_000, {})
         return JobOutcome(True, None, [], job_ns=1_000, wall_ns=2_000, outputs={})
 
     monkeypatch.setattr(execute, "run_job", run_job)
@@ -67,9 +69,25 @@ def test_records_carry_the_documented_fields(fake_jobs, tmp_path):
     run(state, wheelhouse)
     record = results.read_trials(state.run_dir).records[0]
     for field in (
-        "trial_id", "scenario", "deps", "state", "repetition", "order", "status", "error",
-        "total_ns", "phases_ns", "wall_ns", "harness_ns", "harness_fraction", "priming_ns",
-        "mirror_bytes", "cache_hit", "matched_keys", "store_after", "steps",
+        "trial_id",
+        "scenario",
+        "deps",
+        "state",
+        "repetition",
+        "order",
+        "status",
+        "error",
+        "total_ns",
+        "phases_ns",
+        "wall_ns",
+        "harness_ns",
+        "harness_fraction",
+        "priming_ns",
+        "mirror_bytes",
+        "cache_hit",
+        "matched_keys",
+        "store_after",
+        "steps",
     ):
         assert field in record
     run_info = results.read_json(state.run_dir / "run.json")
@@ -83,6 +101,18 @@ def test_cold_trials_prime_warm_ones_and_partial_ones_need_priming(fake_jobs, tm
     options = PlanOptions(scenarios=["pip-cache"], deps=["cli"], reps=1, seed=2)
     run(execute.start_run(options, tmp_path / "r"), wheelhouse)
     assert calls["priming"] == 1  # the partial state's run on the previous revision only
+
+
+def test_a_failing_trial_is_recorded_and_the_run_goes_on(fake_jobs, tmp_path):
+    calls, wheelhouse = fake_jobs
+    calls["fail_at"] = 1
+    options = PlanOptions(scenarios=["no-cache"], deps=["cli", "web"], reps=2, seed=4)
+    state = execute.start_run(options, tmp_path / "r")
+    assert run(state, wheelhouse) == 1
+    records = results.read_trials(state.run_dir).records
+    assert len(records) == 4
+    assert [r["status"] for r in records].count("failure") == 1
+    assert records[0]["error"] == "step 4 (Run pytest): exit code 1"
 
 
 @pytest.mark.parametrize(

@@ -18,11 +18,17 @@ CACHING = [name for name in shipped_scenarios() if name != "no-cache"]
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+def tiny_bench(tmp_path_factory):
+    """The tiny set, a wheelhouse with it and the tools, and the port its locks name."""
     root = tmp_path_factory.mktemp("bench")
     wheelhouse = build_wheelhouse(root / "wheelhouse")
     port = free_port()
-    deps = build_set(root, wheelhouse, port)
+    return root, wheelhouse, port, build_set(root, wheelhouse, port)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_bench):
+    root, wheelhouse, port, deps = tiny_bench
     options = PlanOptions(deps=[str(deps)], reps=1, seed=7, profile="unthrottled")
     state = execute.start_run(options, root / "results")
     progress = io.StringIO()
@@ -139,3 +145,57 @@ def test_resume_of_a_finished_run_has_nothing_left(tiny_run, tmp_path):
     state = tiny_run[0]
     resumed = execute.resume_run(Path(state.run_dir))
     assert {t.id for t in resumed.trials} == resumed.done
+
+
+COMPARE = """\
+on: push
+jobs:
+  compare:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with: {python-version: '3.11'}
+      - run: pip install poetry==2.5.1 pipenv==2026.10.3
+      - id: pip
+        run: |
+          python -m venv "$RUNNER_TEMP/venv"
+          pip="$RUNNER_TEMP/venv/bin/pip"
+          "$pip" install -r requirements.txt
+          echo "freeze=$("$pip" freeze | sort | paste -sd' ')" >> "$GITHUB_OUTPUT"
+      - id: poetry
+        run: |
+          poetry install --no-root --no-interaction
+          echo "freeze=$(poetry run python -m pip freeze | sort | paste -sd' ')" >> "$GITHUB_OUTPUT"
+      - id: pipenv
+        run: |
+          pipenv install --deploy
+          echo "freeze=$(pipenv run python -m pip freeze | sort | paste -sd' ')" >> "$GITHUB_OUTPUT"
+"""
+
+
+def test_pip_poetry_and_pipenv_install_the_same_set(tiny_bench):
+    """The derived poetry and pipenv projects install exactly what requirements.txt pins."""
+    root, wheelhouse, port, deps = tiny_bench
+    workflow = root / "compare.yml"
+    workflow.write_text(COMPARE)
+    options = PlanOptions(
+        workflows=[str(workflow)],
+        deps=[str(deps)],
+        states=["cold"],
+        reps=1,
+        profile="unthrottled",
+    )
+    state = execute.start_run(options, root / "compare-results")
+    execute.execute(state, wheelhouse=wheelhouse, port=port, out=io.StringIO())
+    (trial,) = results.read_trials(state.run_dir).records
+    assert trial["status"] == "success", trial["error"]
+    freezes = {
+        s["index"]: s["outputs"]["freeze"] for s in trial["steps"] if "freeze" in s["outputs"]
+    }
+    installed = {
+        tool: set(freezes[index].split())
+        for index, tool in [(4, "pip"), (5, "poetry"), (6, "pipenv")]
+    }
+    assert "tinysrc==0.5" in installed["pip"] and "tinytwo==2.0" in installed["pip"]
+    assert installed["poetry"] == installed["pip"] == installed["pipenv"]
