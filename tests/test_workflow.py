@@ -285,3 +285,10 @@ def test_setup_python_cache_pipenv_keys_on_the_lock_and_saves_in_its_post_step(t
     warm, _sandbox, _log = run(text, tmp_path, repo, store)
     assert warm.outputs["py"]["cache-hit"] == "true"
     assert warm.steps[-1].stage == "post" and warm.steps[-1].cache["saved"] is False
+
+
+def test_the_step_summary_lands_in_the_trial_log(tmp_path, repo):
+    text = job('- run: echo "### cache report" >> "$GITHUB_STEP_SUMMARY"\n')
+    result, _sandbox, log = run(text, tmp_path, repo)
+    assert result.success
+    assert "## Job summary (GITHUB_STEP_SUMMARY)\n### cache report" in log

@@ -166,6 +166,9 @@ class JobRun:
             self._run_main(step)
         for step, post in reversed(self.posts):
             self._run_post(step, post)
+        summary = self.ctx.sandbox.temp / "_runner_file_commands" / "step_summary.md"
+        if summary.is_file():
+            self.log.write(b"\n## Job summary (GITHUB_STEP_SUMMARY)\n" + summary.read_bytes())
         return JobResult(
             success=self.status == "success",
             steps=self.records,
