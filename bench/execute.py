@@ -205,7 +205,7 @@ def _run_trial(trial: Trial, state: RunState, setup: TrialSetup, work: Path) -> 
             setup=setup,
             log_name=_log_name(trial),
         )
-        if cell.state == "cold" and outcome.success:
+        if cell.state == "cold" and outcome.success and "warm" in cell.scenario.states:
             _keep_snapshot(setup.store_root, _snapshot_dir(work, cell, "warm"))
         store_after = [{"key": e.key, "size": e.size} for e in store.entries()]
     else:
@@ -230,6 +230,7 @@ def _run_trial(trial: Trial, state: RunState, setup: TrialSetup, work: Path) -> 
         "wall_ns": wall_ns,
         "prepare_ns": prepare_ns,
         "priming_ns": wall_start - priming_start,
+        "teardown_ns": outcome.teardown_ns,
         "harness_ns": harness_ns,
         "harness_fraction": round(harness_ns / wall_ns, 5) if wall_ns else None,
         **summarize_steps(outcome.steps),

@@ -44,6 +44,7 @@ class JobOutcome:
     job_ns: int
     wall_ns: int
     outputs: dict[str, dict[str, str]]
+    teardown_ns: int = 0  # removing the runner, part of the harness's cost
 
 
 def copy_store(source: Path, target: Path) -> None:
@@ -94,7 +95,9 @@ def run_job(
                 success, error, steps, outputs = False, str(failure), [], {}
                 log.write(f"\nerror: {failure}\n".encode())
     finally:
+        teardown_started = time.perf_counter_ns()
         remove_sandbox(setup.runner_root)
+        teardown_ns = time.perf_counter_ns() - teardown_started
     records = [asdict(step) for step in steps]
     return JobOutcome(
         success=success,
@@ -103,6 +106,7 @@ def run_job(
         job_ns=sum(step["duration_ns"] for step in records),
         wall_ns=time.perf_counter_ns() - started,
         outputs=outputs,
+        teardown_ns=teardown_ns,
     )
 
 
