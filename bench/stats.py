@@ -1,0 +1,165 @@
+"""Numbers from a run's records: per cell and phase summaries, speed-ups with bootstrap
+intervals, and the warnings a careful reader needs.
+
+Quartiles use linear interpolation between order statistics (the "inclusive" method of
+``statistics.quantiles``, numpy's default), so the median of an even sample is the mean of the
+middle two. Speed-up is the reference's median over the scenario's median (2.0 = twice as
+fast), with a percentile bootstrap interval from resampling both samples, seeded so a report
+rebuilt from the same records shows the same interval.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+PHASES = ("restore", "setup", "install", "test", "save")
+UNSTABLE_IQR_RATIO = 0.10
+MIN_REPETITIONS = 3
+SLOW_FIRST_RATIO = 1.5
+BOOTSTRAP_RESAMPLES = 2000
+
+
+@dataclass(frozen=True)
+class Summary:
+    n: int
+    median: float
+    q1: float
+    q3: float
+    minimum: float
+    maximum: float
+    mean: float
+    stdev: float  # NaN with fewer than two values
+
+    @property
+    def iqr(self) -> float:
+        return self.q3 - self.q1
+
+
+def summarize(values: Sequence[float]) -> Summary:
+    if not values:
+        raise ValueError("no values to summarize")
+    ordered = sorted(values)
+    return Summary(
+        n=len(ordered),
+        median=_quantile(ordered, 0.5),
+        q1=_quantile(ordered, 0.25),
+        q3=_quantile(ordered, 0.75),
+        minimum=ordered[0],
+        maximum=ordered[-1],
+        mean=statistics.fmean(ordered),
+        stdev=statistics.stdev(ordered) if len(ordered) > 1 else math.nan,
+    )
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float:
+    position = (len(ordered) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass(frozen=True)
+class Interval:
+    estimate: float
+    low: float
+    high: float
+
+
+def speedup(reference: Sequence[float], candidate: Sequence[float], seed: int = 0) -> Interval:
+    """median(reference) / median(candidate), with a 95 % percentile bootstrap interval."""
+    estimate = statistics.median(reference) / statistics.median(candidate)
+    rng = random.Random(seed)
+    ratios = []
+    for _ in range(BOOTSTRAP_RESAMPLES):
+        ref = [rng.choice(reference) for _ in reference]
+        cand = [rng.choice(candidate) for _ in candidate]
+        ratios.append(statistics.median(ref) / statistics.median(cand))
+    ratios.sort()
+    return Interval(estimate, _quantile(ratios, 0.025), _quantile(ratios, 0.975))
+
+
+@dataclass
+class CellStats:
+    """One scenario on one set in one state."""
+
+    deps: str
+    scenario: str
+    state: str
+    trials: int
+    failed: int
+    total: Summary | None  # seconds; None when every trial failed
+    phases: dict[str, Summary] = field(default_factory=dict)
+    archive_bytes: float | None = None  # median restored (or, cold, saved) archive size
+    index_bytes: float | None = None  # median bytes downloaded from the package index
+    first_trial_s: float | None = None
+    speedup: Interval | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def cell_stats(
+    records: Sequence[dict[str, Any]], reference: str = "no-cache", seed: int = 0
+) -> list[CellStats]:
+    """Statistics per (set, scenario, state); speed-ups against ``reference`` cold on the set."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault((record["deps"], record["scenario"], record["state"]), []).append(record)
+    cells = [_one_cell(key, group) for key, group in sorted(groups.items())]
+    totals = {
+        (c.deps, c.scenario, c.state): [
+            r["total_ns"] / 1e9
+            for r in groups[(c.deps, c.scenario, c.state)]
+            if r["status"] == "success"
+        ]
+        for c in cells
+    }
+    for cell in cells:
+        base = totals.get((cell.deps, reference, "cold"))
+        mine = totals[(cell.deps, cell.scenario, cell.state)]
+        if base and mine:
+            cell.speedup = speedup(base, mine, seed=seed)
+    return cells
+
+
+def _one_cell(key: tuple[str, str, str], group: list[dict[str, Any]]) -> CellStats:
+    deps, scenario, state = key
+    ok = sorted((r for r in group if r["status"] == "success"), key=lambda r: r["order"])
+    cell = CellStats(
+        deps, scenario, state, trials=len(group), failed=len(group) - len(ok), total=None
+    )
+    if cell.failed:
+        cell.warnings.append(f"{cell.failed} of {cell.trials} trials failed")
+    if not ok:
+        return cell
+    seconds = [r["total_ns"] / 1e9 for r in ok]
+    cell.total = summarize(seconds)
+    cell.phases = {p: summarize([r["phases_ns"].get(p, 0) / 1e9 for r in ok]) for p in PHASES}
+    archive = [r["restored_archive_bytes"] or r["saved_archive_bytes"] for r in ok]
+    cell.archive_bytes = statistics.median(archive)
+    cell.index_bytes = statistics.median(r["mirror_bytes"] for r in ok)
+    cell.first_trial_s = seconds[0]
+    cell.warnings += stability_warnings(seconds)
+    return cell
+
+
+def stability_warnings(seconds_in_run_order: Sequence[float]) -> list[str]:
+    """The warnings pyperf and hyperfine give, for one cell's totals in the order they ran."""
+    warnings = []
+    summary = summarize(seconds_in_run_order)
+    if summary.n < MIN_REPETITIONS:
+        warnings.append(f"only {summary.n} repetition(s); at least {MIN_REPETITIONS} are needed")
+    if summary.median > 0 and summary.iqr > UNSTABLE_IQR_RATIO * summary.median:
+        share = summary.iqr / summary.median
+        warnings.append(f"unstable: the IQR is {share:.0%} of the median")
+    if summary.n >= MIN_REPETITIONS:
+        rest = statistics.median(seconds_in_run_order[1:])
+        first = seconds_in_run_order[0]
+        if rest > 0 and first > SLOW_FIRST_RATIO * rest:
+            warnings.append(
+                f"the first trial ({first:.1f} s) was {first / rest:.1f}x the median of the rest"
+            )
+    return warnings
