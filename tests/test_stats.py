@@ -67,6 +67,11 @@ def record(scenario, state, seconds, order, status="success", deps="cli"):
         "restored_archive_bytes": 100 if state == "warm" else 0,
         "saved_archive_bytes": 200 if state == "cold" else 0,
         "mirror_bytes": 1000 if state == "cold" else 0,
+        "trial_id": f"{scenario}/{deps}/{state}/{order}",
+        "repetition": 1,
+        "harness_fraction": 0.01,
+        "cache_hit": [],
+        "error": None,
     }
 
 

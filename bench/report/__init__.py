@@ -1,0 +1,1 @@
+"""Turning a run's records into tables, figures and a report."""
