@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -319,6 +320,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         state = execute.start_run(options, args.out)
     execute.fill_wheelhouse(state.trials, execute.DEFAULT_WHEELHOUSE)
+    # A CI system cancels with SIGTERM: stop as cleanly as on Ctrl-C, keeping finished trials.
+    signal.signal(signal.SIGTERM, _interrupt)
     failures = execute.execute(state)
     return 1 if failures else 0
 
@@ -345,6 +348,10 @@ def cmd_deps_lock(args: argparse.Namespace) -> int:
                 derive_projects(folder, BENCH_INDEX_URL, python.path, name=f"deps-{deps.name}")
                 print(f"locked {folder}")
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _states(text: str) -> list[str]:

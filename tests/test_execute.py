@@ -140,3 +140,39 @@ def test_a_broken_workflow_is_refused_before_a_run_folder_is_made(tmp_path, caps
     assert cli.main(["run", "--workflow", str(workflow), "--out", str(out)]) == 2
     assert "broken.yml" in capsys.readouterr().err
     assert not out.exists()
+
+
+STOPPED_CHILD = """
+import signal, sys, tempfile
+from pathlib import Path
+from bench.runner.measure import run_measured
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+signal.signal(signal.SIGTERM, interrupt)
+print("started", flush=True)
+with tempfile.TemporaryFile() as log:
+    try:
+        command = ["bash", "-c", "sleep 61.5 & wait"]
+        run_measured(command, cwd=Path("."), env={"PATH": "/usr/bin:/bin"}, output=log)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+"""
+
+
+def test_an_interrupt_stops_the_steps_whole_process_tree(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", STOPPED_CHILD], stdout=subprocess.PIPE, text=True, cwd="."
+    )
+    assert child.stdout.readline().strip() == "started"
+    time.sleep(0.5)
+    child.terminate()
+    assert child.stdout.readline().strip() == "interrupted"
+    child.wait(timeout=10)
+    left = subprocess.run(["pgrep", "-f", "sleep 61.5"], capture_output=True, text=True)
+    assert left.stdout.strip() == ""

@@ -6,7 +6,9 @@ for, which is how a step's ``bash`` and the tools it starts are counted without 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -27,13 +29,21 @@ def run_measured(
     argv: list[str], *, cwd: Path, env: dict[str, str], output: IO[bytes]
 ) -> ProcessResult:
     start = time.perf_counter_ns()
+    # Its own process group, so that an interrupt stops the step's whole tree (pip, builds).
     process = subprocess.Popen(
-        argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        process_group=0,
     )
     try:
         _pid, status, usage = os.wait4(process.pid, 0)
-    except KeyboardInterrupt:
-        process.kill()
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         raise
     wall = time.perf_counter_ns() - start
