@@ -301,6 +301,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench import execute
     from bench.plan import DEFAULT_PROFILE, DEFAULT_REPS, QUICK_STATES, STATES, PlanOptions
 
+    execute.ensure_port_free()
     if args.resume is not None:
         chosen = [a for a in ("scenario", "deps", "workflow") if getattr(args, a)]
         chosen += [a for a in ("states", "reps", "profile", "seed", "out") if getattr(args, a)]

@@ -10,6 +10,7 @@ so ``--resume`` can continue an interrupted run where it stopped.
 from __future__ import annotations
 
 import shutil
+import socket
 import sys
 import time
 import uuid
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bench import metadata, results
+from bench.errors import BenchError
 from bench.ghcache.store import CacheStore
 from bench.locking import BENCH_MIRROR_PORT
 from bench.mirror.fetch import DEFAULT_WHEELHOUSE, fetch
@@ -40,6 +42,19 @@ class RunState:
     options: PlanOptions
     trials: list[Trial]
     done: set[str] = field(default_factory=set)
+
+
+def ensure_port_free(port: int = BENCH_MIRROR_PORT) -> None:
+    """Refuse to start when the mirror's port is taken (lock files name it, so it is fixed)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise BenchError(
+                f"port {port} on 127.0.0.1 is in use (another bench run?); the lock files name "
+                "this port, so stop whatever holds it and run again"
+            ) from None
 
 
 def new_run_dir(out: Path | None) -> Path:

@@ -176,3 +176,14 @@ def test_an_interrupt_stops_the_steps_whole_process_tree(tmp_path):
     child.wait(timeout=10)
     left = subprocess.run(["pgrep", "-f", "sleep 61.5"], capture_output=True, text=True)
     assert left.stdout.strip() == ""
+
+
+def test_a_busy_mirror_port_is_refused_before_a_run_folder_is_made(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(execute.BenchError, match=f"port {port} .* in use"):
+            execute.ensure_port_free(port)
