@@ -28,6 +28,13 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "bench", "run", *session.posargs)
 
 
+@nox.session
+def report(session: nox.Session) -> None:
+    """Tables, figures and report.md from a run: ``nox -s report -- RUN_DIR [--publish]``."""
+    session.install("-e", ".")
+    session.run("python", "-m", "bench", "report", *session.posargs)
+
+
 @nox.session(name="cache-speed")
 def cache_speed(session: nox.Session) -> None:
     """The emulator against bare tar on a real tree of at least 200 MB; prints the ratios."""

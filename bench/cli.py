@@ -109,6 +109,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR")
     run.set_defaults(handler=cmd_run)
 
+    report = commands.add_parser("report", help="tables, figures and report.md from a run")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    report.add_argument("--format", default="github", choices=["github", "rst", "plain", "html"])
+    report.add_argument(
+        "--publish",
+        nargs="?",
+        const=Path("docs/results"),
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also copy the report, figures and summary here (default docs/results)",
+    )
+    report.set_defaults(handler=cmd_report)
+
     deps = commands.add_parser("deps", help="dependency sets")
     deps_commands = deps.add_subparsers(dest="deps_command", required=True, metavar="ACTION")
     lock = deps_commands.add_parser(
@@ -325,6 +339,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     failures = execute.execute(state)
     return 1 if failures else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report.render import publish, render
+
+    rendered = render(args.run_dir, args.format)
+    print(f"wrote {rendered.report} and {len(rendered.figures)} figure file(s)")
+    if args.publish is not None:
+        written = publish(rendered, args.publish)
+        print(f"published {len(written)} file(s) to {args.publish}")
+    return 0
 
 
 def cmd_deps_lock(args: argparse.Namespace) -> int:

@@ -1,0 +1,191 @@
+"""``report.md``: a run's metadata, what the numbers say, tables, figures and claims, every
+sentence computed from the records."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import results
+from bench.errors import BenchError
+from bench.report import plots, tables
+from bench.report.claims import evaluate_claims
+from bench.stats import CellStats, cell_stats
+
+REFERENCE = "no-cache"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    report: Path
+    figures: list[Path]
+    csvs: list[Path]
+
+
+def load_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The run's metadata and its trial records; bad or empty input is a clear error."""
+    run_info = results.read_json(run_dir / results.RUN_FILE)
+    lines = results.read_trials(run_dir)
+    if lines.bad_lines:
+        numbers = ", ".join(str(n) for n in lines.bad_lines)
+        raise BenchError(
+            f"{run_dir / results.TRIALS_FILE}: line(s) {numbers} are not whole records (a run "
+            "stopped mid-write?); delete them, or resume the run to finish it"
+        )
+    if not lines.records:
+        raise BenchError(f"{run_dir} has no trials yet; run or resume it first")
+    if all(r["status"] != "success" for r in lines.records):
+        raise BenchError(
+            f"every trial in {run_dir} failed; nothing to report (see {run_dir / 'logs'})"
+        )
+    return run_info, lines.records
+
+
+def render(run_dir: Path, table_format: str = "github", seed: int = 0) -> Rendered:
+    run_info, records = load_run(run_dir)
+    cells = cell_stats(records, reference=REFERENCE, seed=seed)
+    figures_dir = run_dir / "figures"
+    figures = plots.all_figures(cells, records, figures_dir, _context(run_info), REFERENCE)
+    summary_csv, trials_csv = run_dir / "summary.csv", run_dir / "trials.csv"
+    summary_csv.write_text(tables.cells_csv(cells))
+    trials_csv.write_text(tables.trials_csv(records))
+    text = report_text(run_info, records, cells, table_format)
+    report = run_dir / "report.md"
+    report.write_text(text)
+    return Rendered(report, figures, [summary_csv, trials_csv])
+
+
+def publish(rendered: Rendered, target: Path) -> list[Path]:
+    """Copy the report, its figures and the summary CSV into ``target`` (e.g. docs/results)."""
+    (target / "figures").mkdir(parents=True, exist_ok=True)
+    written = [Path(shutil.copy2(rendered.report, target / "report.md"))]
+    written += [Path(shutil.copy2(f, target / "figures" / f.name)) for f in rendered.figures]
+    written.append(Path(shutil.copy2(rendered.csvs[0], target / "summary.csv")))
+    return written
+
+
+def _context(run_info: dict[str, Any]) -> dict[str, str]:
+    machine = run_info.get("machine", {})
+    return {
+        "profile": run_info.get("profile", {}).get("name", "?"),
+        "machine": f"{machine.get('cpu_model', '?')}, {machine.get('cpu_count_logical', '?')} "
+        f"CPUs, {machine.get('os', '?')}",
+    }
+
+
+def report_text(
+    run_info: dict[str, Any],
+    records: Sequence[dict[str, Any]],
+    cells: Sequence[CellStats],
+    table_format: str = "github",
+) -> str:
+    sets = sorted({c.deps for c in cells})
+    parts = [
+        f"# ci-cache-bench results: run {run_info.get('run_id', '?')}\n",
+        _metadata(run_info, records),
+    ]
+    parts.append("## What the numbers say\n")
+    for deps in sets:
+        parts.append(_findings(cells, deps))
+    for deps in sets:
+        parts.append(f"## {deps}\n")
+        table = tables.set_table(cells, deps, table_format)
+        parts.append(table if table_format in ("github", "html") else f"```\n{table}\n```")
+        parts.append(
+            "\nTimes are medians in seconds (total: median and IQR); speed-up is no-cache's "
+            "cold median over the row's median, with a 95 % bootstrap interval.\n"
+        )
+        parts.append(f"![{deps}: time per phase](figures/phases-{deps}.png)\n")
+    parts.append("## Across sets\n")
+    parts.append("![Speed-up of each scenario](figures/speedup.png)\n")
+    parts.append("![Archive size against restore time](figures/archive-vs-restore.png)\n")
+    parts.append("## Common advice, tested\n")
+    for claim in evaluate_claims(cells):
+        parts.append(f"- **{claim.text}** Verdict: **{claim.verdict}**.")
+        parts += [f"  - {line}" for line in claim.evidence]
+    parts.append("")
+    warnings = [(c, w) for c in cells for w in c.warnings]
+    if warnings:
+        parts.append("## Warnings\n")
+        parts += [f"- {c.deps} / {c.scenario} / {c.state}: {w}" for c, w in warnings]
+        parts.append("")
+    return "\n".join(parts) + "\n"
+
+
+def _metadata(run_info: dict[str, Any], records: Sequence[dict[str, Any]]) -> str:
+    machine = run_info.get("machine", {})
+    tools = machine.get("tools", {})
+    profile = run_info.get("profile", {})
+    harness = run_info.get("harness", {})
+    plan = run_info.get("plan", {})
+    failed = sum(r["status"] != "success" for r in records)
+    rows = [
+        ("date", run_info.get("started_at", "?")),
+        ("status", f"{run_info.get('status', '?')}: {len(records)} trials, {failed} failed"),
+        (
+            "machine",
+            f"{machine.get('cpu_model', '?')}, {machine.get('cpu_count_logical', '?')} "
+            f"CPUs, {machine.get('memory_bytes', 0) / 2**30:.0f} GiB, {machine.get('os', '?')}",
+        ),
+        ("Python (harness)", machine.get("python_harness", "?")),
+        (
+            "tools",
+            ", ".join(
+                f"{k} {v}" for k, v in sorted(tools.items()) if k in ("poetry", "pipenv", "uv")
+            ),
+        ),
+        (
+            "network profile",
+            f"{profile.get('name', '?')}: index {profile.get('index_mb_per_s', '?')} MB/s, "
+            f"+{profile.get('index_latency_ms', '?')} ms; cache restore "
+            f"{profile.get('restore_mib_per_s', '?')} MiB/s",
+        ),
+        ("repetitions, seed", f"{plan.get('reps', '?')}, {plan.get('seed', '?')}"),
+        (
+            "harness commit",
+            f"{harness.get('commit', '?')}"
+            + (" (with local changes)" if harness.get("dirty") else ""),
+        ),
+    ]
+    lines = ["| | |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _findings(cells: Sequence[CellStats], deps: str) -> str:
+    mine = [c for c in cells if c.deps == deps and c.total is not None]
+    base = next((c for c in mine if c.scenario == REFERENCE and c.state == "cold"), None)
+    if base is None or base.total is None:
+        return f"- **{deps}**: no {REFERENCE} baseline in this run.\n"
+    lines = []
+    warm = [c for c in mine if c.state == "warm" and c.speedup is not None]
+    if warm:
+        best = max(warm, key=lambda c: c.speedup.estimate if c.speedup else 0)
+        assert best.speedup is not None and best.total is not None
+        lines.append(
+            f"- **{deps}**: with a warm cache, **{best.scenario}** is fastest: "
+            f"{best.total.median:.1f} s against {base.total.median:.1f} s without a cache "
+            f"({best.speedup.estimate:.2f}x, 95 % interval {best.speedup.low:.2f}-"
+            f"{best.speedup.high:.2f}x)."
+        )
+    penalties = [
+        (c.scenario, c.total.median - base.total.median)
+        for c in mine
+        if c.state == "cold" and c.scenario != REFERENCE and c.total is not None
+    ]
+    if penalties:
+        listed = ", ".join(
+            f"{name} {delta:+.1f} s" for name, delta in sorted(penalties, key=lambda p: p[1])
+        )
+        lines.append(f"  - A cold run against no cache: {listed}.")
+    restores = [c for c in mine if c.state != "cold" and c.archive_bytes and c.phases]
+    if restores:
+        biggest = max(restores, key=lambda c: c.archive_bytes or 0)
+        lines.append(
+            f"  - The largest cache restored is {biggest.scenario}'s "
+            f"({(biggest.archive_bytes or 0) / 1e6:.0f} MB compressed); restoring it takes "
+            f"{biggest.phases['restore'].median:.1f} s."
+        )
+    return "\n".join(lines) + "\n"

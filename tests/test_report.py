@@ -1,0 +1,97 @@
+"""report.md, its files, publishing, and the errors for bad runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import cli, results
+from tests.test_claims import trials
+
+RUN_INFO = {
+    "schema": 1,
+    "run_id": "test-run",
+    "status": "complete",
+    "started_at": "2026-11-23T00:00:00",
+    "machine": {
+        "cpu_model": "Test CPU",
+        "cpu_count_logical": 2,
+        "os": "Linux",
+        "memory_bytes": 2**34,
+        "tools": {"uv": "0.1"},
+    },
+    "profile": {"name": "github-hosted"},
+    "plan": {"reps": 3, "seed": 9},
+    "harness": {"commit": "abc", "dirty": False},
+}
+
+
+def make_run(folder, records):
+    folder.mkdir()
+    results.write_json_atomically(folder / "run.json", RUN_INFO)
+    for number, record in enumerate(records):
+        record |= {
+            "schema": 1,
+            "trial_id": f"t{number}",
+            "repetition": 1,
+            "harness_fraction": 0.01,
+            "cache_hit": [],
+            "error": None,
+        }
+        results.append_trial(folder, record)
+    return folder
+
+
+def sample_records():
+    records = trials("cli", "no-cache", "cold", install=10.0)
+    records += trials("cli", "pip-cache", "warm", install=4.0)
+    records += trials("cli", "venv-cache", "warm", install=0.5, archive=20e6)
+    return records
+
+
+def test_report_writes_markdown_figures_and_csv_and_publishes(tmp_path, capsys):
+    run = make_run(tmp_path / "run", sample_records())
+    docs = tmp_path / "docs"
+    assert cli.main(["report", str(run), "--publish", str(docs)]) == 0
+    text = (run / "report.md").read_text()
+    assert "# ci-cache-bench results: run test-run" in text
+    assert "| machine | Test CPU, 2 CPUs, 16 GiB, Linux |" in text
+    assert "with a warm cache, **venv-cache** is fastest" in text
+    assert "![cli: time per phase](figures/phases-cli.png)" in text
+    assert "Verdict: **holds**" in text  # pip cache: 10 s / 4 s
+    assert (run / "figures" / "speedup.svg").is_file()
+    assert (run / "summary.csv").read_text().startswith("deps,scenario,state")
+    assert (docs / "report.md").read_text() == text
+    assert (docs / "figures" / "phases-cli.png").is_file() and (docs / "summary.csv").is_file()
+
+
+@pytest.mark.parametrize("table_format", ["rst", "plain", "html"])
+def test_other_table_formats(tmp_path, table_format):
+    run = make_run(tmp_path / "run", sample_records())
+    assert cli.main(["report", str(run), "--format", table_format]) == 0
+    text = (run / "report.md").read_text()
+    assert ("<table>" in text) if table_format == "html" else ("```" in text)
+
+
+def test_a_missing_run_folder(tmp_path, capsys):
+    assert cli.main(["report", str(tmp_path / "nope")]) == 2
+    assert "is missing" in capsys.readouterr().err
+
+
+def test_a_truncated_trials_line(tmp_path, capsys):
+    run = make_run(tmp_path / "run", sample_records())
+    with open(run / "trials.jsonl", "a") as handle:
+        handle.write(json.dumps({"schema": 1})[:-4])
+    assert cli.main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "line(s) 10 are not whole records" in err and "\n" not in err.strip()
+
+
+def test_a_run_with_only_failed_trials(tmp_path, capsys):
+    records = trials("cli", "no-cache", "cold", install=10.0)
+    for record in records:
+        record["status"] = "failure"
+    run = make_run(tmp_path / "run", records)
+    assert cli.main(["report", str(run)]) == 2
+    assert "every trial in" in capsys.readouterr().err
