@@ -123,6 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(handler=cmd_report)
 
+    compare = commands.add_parser("compare", help="change in median totals between two runs")
+    compare.add_argument("run_a", type=Path, metavar="RUN_A")
+    compare.add_argument("run_b", type=Path, metavar="RUN_B")
+    compare.add_argument(
+        "--fail-above",
+        default=None,
+        metavar="PERCENT",
+        help="exit 1 when a cell is significantly slower in B by more than this",
+    )
+    compare.set_defaults(handler=cmd_compare)
+
     deps = commands.add_parser("deps", help="dependency sets")
     deps_commands = deps.add_subparsers(dest="deps_command", required=True, metavar="ACTION")
     lock = deps_commands.add_parser(
@@ -350,6 +361,20 @@ def cmd_report(args: argparse.Namespace) -> int:
         written = publish(rendered, args.publish)
         print(f"published {len(written)} file(s) to {args.publish}")
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.compare import changes_table, compare_runs, parse_threshold, regressions
+
+    threshold = parse_threshold(args.fail_above) if args.fail_above is not None else None
+    changes = compare_runs(args.run_a, args.run_b)
+    print(changes_table(changes))
+    if threshold is None:
+        return 0
+    slower = regressions(changes, threshold)
+    for change in slower:
+        print(f"slower: {'/'.join(change.cell)} {change.percent:+.1f}% (over {threshold:g}%)")
+    return 1 if slower else 0
 
 
 def cmd_deps_lock(args: argparse.Namespace) -> int:
