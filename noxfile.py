@@ -35,6 +35,13 @@ def report(session: nox.Session) -> None:
     session.run("python", "-m", "bench", "report", *session.posargs)
 
 
+@nox.session(name="report-speed")
+def report_speed(session: nox.Session) -> None:
+    """Rendering a synthetic run of 500 trials against its 10 s target; prints the figure."""
+    session.install("-e", ".")
+    session.run("python", "-m", "bench", "report-speed", *session.posargs)
+
+
 @nox.session(name="cache-speed")
 def cache_speed(session: nox.Session) -> None:
     """The emulator against bare tar on a real tree of at least 200 MB; prints the ratios."""

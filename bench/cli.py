@@ -123,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(handler=cmd_report)
 
+    report_speed = commands.add_parser(
+        "report-speed", help="time rendering a synthetic run of 500 trials (target: under 10 s)"
+    )
+    report_speed.add_argument("--trials", type=_positive_int, default=500)
+    report_speed.set_defaults(handler=cmd_report_speed)
+
     compare = commands.add_parser("compare", help="change in median totals between two runs")
     compare.add_argument("run_a", type=Path, metavar="RUN_A")
     compare.add_argument("run_b", type=Path, metavar="RUN_B")
@@ -353,13 +359,29 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bench.report.render import publish, render
+    from bench.report.render import publish, render, step_summary_text
 
     rendered = render(args.run_dir, args.format)
     print(f"wrote {rendered.report} and {len(rendered.figures)} figure file(s)")
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:  # in a GitHub Actions job: the tables go to the job's summary page
+        with open(step_summary, "a") as summary:
+            summary.write(step_summary_text(args.run_dir))
     if args.publish is not None:
         written = publish(rendered, args.publish)
         print(f"published {len(written)} file(s) to {args.publish}")
+    return 0
+
+
+def cmd_report_speed(args: argparse.Namespace) -> int:
+    from bench.report.speed import TARGET_S, measure
+
+    seconds = measure(args.trials)
+    verdict = "within" if seconds < TARGET_S else "OVER"
+    print(
+        f"rendered the report, CSVs and figures of {args.trials} synthetic trials in "
+        f"{seconds:.2f} s ({seconds / TARGET_S:.2f} of the {TARGET_S:g} s target: {verdict})"
+    )
     return 0
 
 

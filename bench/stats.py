@@ -75,10 +75,11 @@ def speedup(reference: Sequence[float], candidate: Sequence[float], seed: int = 
     estimate = statistics.median(reference) / statistics.median(candidate)
     rng = random.Random(seed)
     ratios = []
+    median = statistics.median
     for _ in range(BOOTSTRAP_RESAMPLES):
-        ref = [rng.choice(reference) for _ in reference]
-        cand = [rng.choice(candidate) for _ in candidate]
-        ratios.append(statistics.median(ref) / statistics.median(cand))
+        ref = rng.choices(reference, k=len(reference))
+        cand = rng.choices(candidate, k=len(candidate))
+        ratios.append(median(ref) / median(cand))
     ratios.sort()
     return Interval(estimate, _quantile(ratios, 0.025), _quantile(ratios, 0.975))
 

@@ -95,3 +95,14 @@ def test_a_run_with_only_failed_trials(tmp_path, capsys):
     run = make_run(tmp_path / "run", records)
     assert cli.main(["report", str(run)]) == 2
     assert "every trial in" in capsys.readouterr().err
+
+
+def test_tables_go_to_the_job_summary_in_github_actions(tmp_path, monkeypatch):
+    run = make_run(tmp_path / "run", sample_records())
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert cli.main(["report", str(run)]) == 0
+    text = summary.read_text()
+    assert text.startswith("earlier step\n## ci-cache-bench: run")
+    assert "### cli" in text and "| venv-cache" in text

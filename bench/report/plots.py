@@ -44,7 +44,7 @@ def _save(figure: Any, folder: Path, stem: str) -> list[Path]:
     paths = []
     for extension in FORMATS:
         path = folder / f"{stem}.{extension}"
-        figure.savefig(path, dpi=120, bbox_inches="tight")
+        figure.savefig(path, dpi=110)
         paths.append(path)
     plt.close(figure)
     return paths
@@ -64,7 +64,12 @@ def phases_figure(
     labels = [f"{c.scenario} · {c.state}" for c in rows]
     height = max(3.0, 0.38 * len(rows) + 1.5)
     figure, (bars, dots) = plt.subplots(
-        1, 2, figsize=(12, height), sharey=True, gridspec_kw={"width_ratios": [3, 1]}
+        1,
+        2,
+        figsize=(12, height),
+        sharey=True,
+        gridspec_kw={"width_ratios": [3, 1]},
+        layout="constrained",
     )
     positions = list(range(len(rows)))
     left = [0.0] * len(rows)
@@ -80,17 +85,16 @@ def phases_figure(
             label=phase,
         )
         left = [a + b for a, b in zip(left, widths, strict=True)]
-    for y, cell in zip(positions, rows, strict=True):
-        assert cell.total is not None
-        bars.errorbar(
-            cell.total.median,
-            y,
-            xerr=[[cell.total.median - cell.total.q1], [cell.total.q3 - cell.total.median]],
-            fmt="|",
-            color="black",
-            capsize=3,
-            linewidth=1,
-        )
+    totals = [c.total for c in rows if c.total is not None]
+    bars.errorbar(
+        [s.median for s in totals],
+        positions,
+        xerr=[[s.median - s.q1 for s in totals], [s.q3 - s.median for s in totals]],
+        fmt="none",
+        ecolor="black",
+        capsize=3,
+        linewidth=1,
+    )
     bars.set_yticks(positions, labels)
     bars.invert_yaxis()
     bars.set_xlabel("median time per phase (s); whisker: IQR of the total")
@@ -102,24 +106,23 @@ def phases_figure(
         title="phase",
         frameon=False,
     )
-    bars.set_title(f"{deps}: where the job's time goes")
+    bars.set_title(f"{deps}: where the job's time goes (seconds, medians of each phase)")
     index = {(c.scenario, c.state): y for y, c in zip(positions, rows, strict=True)}
-    for record in records:
-        key = (record["scenario"], record["state"])
-        if record["deps"] == deps and key in index:
-            failed = record["status"] != "success"
-            dots.plot(
-                record["total_ns"] / 1e9,
-                index[key],
-                "x" if failed else "o",
-                color=OKABE_ITO[5] if failed else OKABE_ITO[4],
-                alpha=0.7,
-                markersize=4,
-            )
+    for failed, marker, colour in ((False, "o", SERIES[0]), (True, "x", SERIES[3])):
+        points = [
+            (r["total_ns"] / 1e9, index[(r["scenario"], r["state"])])
+            for r in records
+            if r["deps"] == deps
+            and (r["scenario"], r["state"]) in index
+            and (r["status"] != "success") == failed
+        ]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            dots.plot(xs, ys, marker, color=colour, alpha=0.7, markersize=4, linestyle="none")
     dots.set_xlabel("each trial's total (s); x = failed")
     dots.set_title("trials")
     dots.set_xlim(left=0)
-    figure.text(0.01, 0.005, _caption(context), fontsize="small", color="#555555")
+    figure.supxlabel(_caption(context), fontsize="small", color="#555555", x=0.01, ha="left")
     return _save(figure, folder, f"phases-{deps}")
 
 
@@ -135,34 +138,33 @@ def speedup_figure(
         key=lambda c: (c.deps, c.scenario, STATE_ORDER.get(c.state, 9)),
     )
     sets = sorted({c.deps for c in shown})
-    figure, axes = plt.subplots(figsize=(10, max(3.0, 0.3 * len(shown) + 1.5)))
-    for y, cell in enumerate(shown):
-        assert cell.speedup is not None
-        s = cell.speedup
-        colour = SERIES[sets.index(cell.deps) % len(SERIES)]
+    figure, axes = plt.subplots(
+        figsize=(10, max(3.0, 0.3 * len(shown) + 1.5)), layout="constrained"
+    )
+    for index, deps in enumerate(sets):
+        mine = [(y, c.speedup) for y, c in enumerate(shown) if c.deps == deps and c.speedup]
         axes.errorbar(
-            s.estimate,
-            y,
-            xerr=[[s.estimate - s.low], [s.high - s.estimate]],
+            [s.estimate for _, s in mine],
+            [y for y, _ in mine],
+            xerr=[[s.estimate - s.low for _, s in mine], [s.high - s.estimate for _, s in mine]],
             fmt="o",
-            color=colour,
+            color=SERIES[index % len(SERIES)],
             capsize=3,
-            label=cell.deps,
+            label=deps,
         )
     axes.axvline(1.0, color="#555555", linewidth=1, linestyle="--")
     axes.set_yticks(range(len(shown)), [f"{c.deps} · {c.scenario} · {c.state}" for c in shown])
     axes.invert_yaxis()
     axes.set_xscale("log")
+    axes.xaxis.set_major_locator(ticker.FixedLocator([0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32]))
     axes.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: f"{v:g}x"))
-    axes.xaxis.set_minor_formatter(ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+    axes.xaxis.set_minor_locator(ticker.NullLocator())
     axes.set_xlabel(
         f"speed-up against {reference}, cold (log scale; 95 % bootstrap interval; > 1 is faster)"
     )
     axes.set_title("Speed-up of each scenario")
-    handles, names = axes.get_legend_handles_labels()
-    unique = dict(zip(names, handles, strict=True))
-    axes.legend(unique.values(), unique.keys(), title="set", fontsize="small")
-    figure.text(0.01, 0.005, _caption(context), fontsize="small", color="#555555")
+    axes.legend(title="set", fontsize="small")
+    figure.supxlabel(_caption(context), fontsize="small", color="#555555", x=0.01, ha="left")
     return _save(figure, folder, "speedup")
 
 
@@ -173,7 +175,7 @@ def archive_figure(cells: Sequence[CellStats], folder: Path, context: dict[str, 
         if c.total is not None and c.state != "cold" and c.archive_bytes and c.phases
     ]
     sets = sorted({c.deps for c in restored})
-    figure, axes = plt.subplots(figsize=(8, 5.5))
+    figure, axes = plt.subplots(figsize=(8, 5.5), layout="constrained")
     for index, deps in enumerate(sets):
         mine = [c for c in restored if c.deps == deps]
         axes.scatter(
@@ -190,7 +192,7 @@ def archive_figure(cells: Sequence[CellStats], folder: Path, context: dict[str, 
         axes.legend(title="set", fontsize="small")
     axes.set_xlim(left=0)
     axes.set_ylim(bottom=0)
-    figure.text(0.01, 0.005, _caption(context), fontsize="small", color="#555555")
+    figure.supxlabel(_caption(context), fontsize="small", color="#555555", x=0.01, ha="left")
     return _save(figure, folder, "archive-vs-restore")
 
 

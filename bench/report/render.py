@@ -58,6 +58,16 @@ def render(run_dir: Path, table_format: str = "github", seed: int = 0) -> Render
     return Rendered(report, figures, [summary_csv, trials_csv])
 
 
+def step_summary_text(run_dir: Path) -> str:
+    """The Markdown tables of a run, for a GitHub Actions job summary."""
+    _run_info, records = load_run(run_dir)
+    cells = cell_stats(records, reference=REFERENCE)
+    parts = [f"## ci-cache-bench: {run_dir.name}\n"]
+    for deps in sorted({c.deps for c in cells}):
+        parts += [f"### {deps}\n", tables.set_table(cells, deps, "github"), ""]
+    return "\n".join(parts) + "\n"
+
+
 def publish(rendered: Rendered, target: Path) -> list[Path]:
     """Copy the report, its figures and the summary CSV into ``target`` (e.g. docs/results)."""
     (target / "figures").mkdir(parents=True, exist_ok=True)
