@@ -332,13 +332,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench import execute
     from bench.plan import DEFAULT_PROFILE, DEFAULT_REPS, QUICK_STATES, STATES, PlanOptions
 
-    execute.ensure_port_free()
     if args.resume is not None:
         chosen = [a for a in ("scenario", "deps", "workflow") if getattr(args, a)]
         chosen += [a for a in ("states", "reps", "profile", "seed", "out") if getattr(args, a)]
         if chosen or args.quick:
             raise BenchError("--resume continues a run with its own plan; drop the other options")
         state = execute.resume_run(args.resume)
+        execute.ensure_port_free()
     else:
         options = PlanOptions(
             scenarios=args.scenario,

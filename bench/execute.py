@@ -64,9 +64,10 @@ def new_run_dir(out: Path | None) -> Path:
     return run_dir
 
 
-def start_run(options: PlanOptions, out: Path | None) -> RunState:
+def start_run(options: PlanOptions, out: Path | None, port: int = BENCH_MIRROR_PORT) -> RunState:
     trials = build_plan(options)  # errors in the selection come before anything is made
     get_profile(options.profile)
+    ensure_port_free(port)
     run_dir = new_run_dir(out)
     results.write_json_atomically(run_dir / results.PLAN_FILE, options.to_json())
     return RunState(run_dir, options, trials)

@@ -43,7 +43,7 @@ def run(state, wheelhouse):
 def test_interrupt_keeps_finished_trials_and_resume_finishes_the_rest(fake_jobs, tmp_path):
     calls, wheelhouse = fake_jobs
     options = PlanOptions(scenarios=["pip-cache"], deps=["cli"], reps=2, seed=3)
-    state = execute.start_run(options, tmp_path / "results")
+    state = execute.start_run(options, tmp_path / "results", port=0)
     calls["interrupt_at"] = 3
     with pytest.raises(KeyboardInterrupt):
         run(state, wheelhouse)
@@ -65,7 +65,7 @@ def test_interrupt_keeps_finished_trials_and_resume_finishes_the_rest(fake_jobs,
 
 def test_records_carry_the_documented_fields(fake_jobs, tmp_path):
     _calls, wheelhouse = fake_jobs
-    state = execute.start_run(PlanOptions(deps=["cli"], reps=1, seed=1), tmp_path / "r")
+    state = execute.start_run(PlanOptions(deps=["cli"], reps=1, seed=1), tmp_path / "r", port=0)
     run(state, wheelhouse)
     record = results.read_trials(state.run_dir).records[0]
     for field in (
@@ -99,7 +99,7 @@ def test_records_carry_the_documented_fields(fake_jobs, tmp_path):
 def test_cold_trials_prime_warm_ones_and_partial_ones_need_priming(fake_jobs, tmp_path):
     calls, wheelhouse = fake_jobs
     options = PlanOptions(scenarios=["pip-cache"], deps=["cli"], reps=1, seed=2)
-    run(execute.start_run(options, tmp_path / "r"), wheelhouse)
+    run(execute.start_run(options, tmp_path / "r", port=0), wheelhouse)
     assert calls["priming"] == 1  # the partial state's run on the previous revision only
 
 
@@ -107,7 +107,7 @@ def test_a_failing_trial_is_recorded_and_the_run_goes_on(fake_jobs, tmp_path):
     calls, wheelhouse = fake_jobs
     calls["fail_at"] = 1
     options = PlanOptions(scenarios=["no-cache"], deps=["cli", "web"], reps=2, seed=4)
-    state = execute.start_run(options, tmp_path / "r")
+    state = execute.start_run(options, tmp_path / "r", port=0)
     assert run(state, wheelhouse) == 1
     records = results.read_trials(state.run_dir).records
     assert len(records) == 4

@@ -30,7 +30,7 @@ def tiny_bench(tmp_path_factory):
 def tiny_run(tiny_bench):
     root, wheelhouse, port, deps = tiny_bench
     options = PlanOptions(deps=[str(deps)], reps=1, seed=7, profile="unthrottled")
-    state = execute.start_run(options, root / "results")
+    state = execute.start_run(options, root / "results", port=port)
     progress = io.StringIO()
     failures = execute.execute(state, wheelhouse=wheelhouse, port=port, out=progress)
     records = {r["trial_id"]: r for r in results.read_trials(state.run_dir).records}
@@ -186,7 +186,7 @@ def test_pip_poetry_and_pipenv_install_the_same_set(tiny_bench):
         reps=1,
         profile="unthrottled",
     )
-    state = execute.start_run(options, root / "compare-results")
+    state = execute.start_run(options, root / "compare-results", port=port)
     execute.execute(state, wheelhouse=wheelhouse, port=port, out=io.StringIO())
     (trial,) = results.read_trials(state.run_dir).records
     assert trial["status"] == "success", trial["error"]
