@@ -292,3 +292,21 @@ def test_the_step_summary_lands_in_the_trial_log(tmp_path, repo):
     result, _sandbox, log = run(text, tmp_path, repo)
     assert result.success
     assert "## Job summary (GITHUB_STEP_SUMMARY)\n### cache report" in log
+
+
+def test_removing_the_runner_leaves_nothing_even_read_only_folders(tmp_path):
+    from bench.runner.sandbox import remove_sandbox
+
+    sandbox = create_sandbox(tmp_path / "runner", repo="r")
+    for i in range(40):
+        folder = sandbox.workspace / ".venv" / f"pkg{i}"
+        folder.mkdir(parents=True)
+        (folder / "module.py").write_text("x = 1\n")
+    locked = sandbox.home / "go" / "pkg"
+    locked.mkdir(parents=True)
+    (locked / "file").write_text("x")
+    locked.chmod(0o555)
+    (sandbox.home / "link").symlink_to("/usr")  # removed, not followed
+    remove_sandbox(sandbox.root)
+    assert not sandbox.root.exists()
+    assert any(Path("/usr").iterdir())

@@ -7,6 +7,7 @@ restore only works where the cold run saved. The root is emptied before and afte
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -56,13 +57,45 @@ def create_sandbox(root: Path, repo: str) -> Sandbox:
 
 
 def remove_sandbox(root: Path) -> None:
-    """Remove the runner (``rm -rf``: about twice as fast as Python on large venvs)."""
+    """Remove the runner: ``rm -rf`` on its subtrees, one process per core, then the rest.
+
+    Unlinking tens of thousands of files is most of the harness's own cost on large venvs; on
+    two cores, two processes over halves of the tree take about a quarter less time than one.
+    """
     if not (root.exists() or root.is_symlink()):
         return
-    if subprocess.run(["rm", "-rf", str(root)], capture_output=True).returncode != 0:
+    parts = _subtrees(root)
+    workers = max(1, min(os.cpu_count() or 1, len(parts)))
+    processes = [
+        subprocess.Popen(["rm", "-rf", "--", *parts[i::workers]], stderr=subprocess.DEVNULL)
+        for i in range(workers)
+        if parts[i::workers]
+    ]
+    for process in processes:
+        process.wait()
+    if subprocess.run(["rm", "-rf", "--", str(root)], capture_output=True).returncode != 0:
         # Packages can leave read-only folders: make them writable, then try again.
         subprocess.run(["chmod", "-R", "u+rwX", str(root)], capture_output=True)
         shutil.rmtree(root)
+
+
+def _subtrees(root: Path, wanted: int = 32) -> list[str]:
+    """Paths that split the tree into at least ``wanted`` parts (breadth first), if it has them."""
+    frontier = [root]
+    while len(frontier) < wanted:
+        expanded: list[Path] = []
+        for path in frontier:
+            if path.is_dir() and not path.is_symlink():
+                try:
+                    expanded.extend(path.iterdir())
+                except OSError:
+                    expanded.append(path)
+            else:
+                expanded.append(path)
+        if len(expanded) <= len(frontier) and expanded == frontier:
+            break
+        frontier = expanded
+    return [str(p) for p in frontier if p != root]
 
 
 def runner_environment(sandbox: Sandbox, index_url: str | None) -> dict[str, str]:
