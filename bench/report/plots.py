@@ -181,7 +181,7 @@ def archive_figure(cells: Sequence[CellStats], folder: Path, context: dict[str, 
         axes.scatter(
             [c.archive_bytes / 1e6 for c in mine],
             [c.phases["restore"].median for c in mine],
-            color=OKABE_ITO[index % len(OKABE_ITO)],
+            color=SERIES[index % len(SERIES)],
             label=deps,
             marker="os^Dv"[index % 5],
         )
