@@ -19,6 +19,7 @@ from bench.ghcache import action
 from bench.ghcache.hashfiles import hash_files
 from bench.ghcache.keys import parse_multiline
 from bench.ghcache.store import DEFAULT_LIMIT_BYTES, CacheStore
+from bench.report.tables import FORMATS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="tables, figures and report.md from a run")
     report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    report.add_argument("--format", default="github", choices=["github", "rst", "plain", "html"])
+    report.add_argument("--format", default="github", choices=FORMATS)
     report.add_argument(
         "--publish",
         nargs="?",
@@ -351,7 +352,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             quick=args.quick,
         )
         state = execute.start_run(options, args.out)
-    execute.fill_wheelhouse(state.trials, execute.DEFAULT_WHEELHOUSE)
+    execute.fill_wheelhouse({t.cell.deps for t in state.trials}, execute.DEFAULT_WHEELHOUSE)
     # A CI system cancels with SIGTERM: stop as cleanly as on Ctrl-C, keeping finished trials.
     signal.signal(signal.SIGTERM, _interrupt)
     failures = execute.execute(state)
@@ -401,19 +402,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_deps_lock(args: argparse.Namespace) -> int:
     from bench.depsets import load_set
+    from bench.execute import fill_wheelhouse
     from bench.locking import BENCH_INDEX_URL, BENCH_MIRROR_PORT, derive_projects
-    from bench.mirror.fetch import DEFAULT_WHEELHOUSE, fetch
+    from bench.mirror.fetch import DEFAULT_WHEELHOUSE
     from bench.mirror.server import MirrorServer
-    from bench.plan import SCENARIOS_ROOT
     from bench.runner.pythons import select_interpreter
 
     python = select_interpreter(args.python)
     sets = [load_set(name) for name in args.sets]
-    for deps in sets:
-        fetch([deps.path / "requirements.txt"])
-        if deps.previous is not None:
-            fetch([deps.previous / "requirements.txt"])
-    fetch([SCENARIOS_ROOT / "tools" / "lock-only.txt"])
+    fill_wheelhouse(sets, DEFAULT_WHEELHOUSE)  # the lock-only packages come with the tools
     with MirrorServer(DEFAULT_WHEELHOUSE, port=BENCH_MIRROR_PORT):
         for deps in sets:
             folders = [deps.path] + ([deps.previous] if deps.previous is not None else [])

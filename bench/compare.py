@@ -17,7 +17,7 @@ from tabulate import tabulate
 
 from bench import results
 from bench.errors import BenchError
-from bench.stats import speedup
+from bench.stats import speedup, successful_totals
 
 
 @dataclass(frozen=True)
@@ -39,16 +39,7 @@ class Change:
 
 
 def _totals(run_dir: Path) -> dict[tuple[str, str, str], list[float]]:
-    lines = results.read_trials(run_dir)
-    if lines.bad_lines:
-        raise BenchError(f"{run_dir}: trials.jsonl line(s) {lines.bad_lines} are not whole records")
-    totals: dict[tuple[str, str, str], list[float]] = {}
-    for r in lines.records:
-        if r["status"] == "success":
-            totals.setdefault((r["deps"], r["scenario"], r["state"]), []).append(
-                r["total_ns"] / 1e9
-            )
-    return totals
+    return successful_totals(results.read_whole_trials(run_dir))
 
 
 def compare_runs(run_a: Path, run_b: Path, seed: int = 0) -> list[Change]:

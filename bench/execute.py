@@ -14,12 +14,14 @@ import socket
 import sys
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from bench import metadata, results
+from bench.depsets import DependencySet
 from bench.errors import BenchError
 from bench.ghcache.store import CacheStore
 from bench.locking import BENCH_MIRROR_PORT
@@ -31,7 +33,7 @@ from bench.runner.pythons import select_interpreter
 from bench.runner.sandbox import create_sandbox, remove_sandbox
 from bench.runner.trial import JobOutcome, TrialSetup, copy_store, run_job, summarize_steps
 from bench.workflow.actions import install_python
-from bench.workflow.parse import load_workflow
+from bench.workflow.model import Workflow
 
 RESULTS_ROOT = Path(__file__).resolve().parents[1] / "results"
 
@@ -81,17 +83,19 @@ def resume_run(run_dir: Path) -> RunState:
     return state
 
 
-def fill_wheelhouse(trials: list[Trial], wheelhouse: Path, out: TextIO = sys.stderr) -> None:
-    """Fetch, once, every file the plan needs that the wheelhouse does not hold yet."""
+def fill_wheelhouse(
+    sets: Iterable[DependencySet], wheelhouse: Path, out: TextIO = sys.stderr
+) -> None:
+    """Fetch, once, every file these sets and the tools need that the wheelhouse lacks."""
     print("preparing: filling the wheelhouse (nothing is downloaded twice)", file=out)
-    for requirements in wheelhouse_requirements(trials):
+    for requirements in wheelhouse_requirements(sets):
         fetch([requirements], wheelhouse=wheelhouse)
 
 
-def wheelhouse_requirements(trials: list[Trial]) -> list[Path]:
-    """Every pinned file the plan's jobs and lock files need from the mirror."""
+def wheelhouse_requirements(sets: Iterable[DependencySet]) -> list[Path]:
+    """Every pinned file the jobs and the lock files need from the mirror."""
     files = sorted((SCENARIOS_ROOT / "tools").glob("*.txt"))
-    for deps in {trial.cell.deps.path: trial.cell.deps for trial in trials}.values():
+    for deps in sorted(set(sets), key=lambda d: d.name):
         files.append(deps.path / "requirements.txt")
         if deps.previous is not None and (deps.previous / "requirements.txt").is_file():
             files.append(deps.previous / "requirements.txt")
@@ -126,7 +130,7 @@ def execute(
                 mirror=mirror,
             )
             pending = [t for t in state.trials if t.id not in state.done]
-            prepare_pythons({t.cell.scenario.workflow for t in pending}, setup)
+            prepare_pythons({t.cell.scenario.name: t.cell.scenario.job for t in pending}, setup)
             loop_started = time.monotonic()
             print(
                 f"{len(pending)} trial(s) to run of {len(state.trials)}, "
@@ -162,11 +166,11 @@ def execute(
     return failures
 
 
-def prepare_pythons(workflows: set[Path], setup: TrialSetup) -> None:
+def prepare_pythons(workflows: dict[str, Workflow], setup: TrialSetup) -> None:
     """Make, untimed, the ready venv setup-python copies for each version the workflows ask."""
     versions = set()
-    for path in workflows:
-        for step in load_workflow(path).steps:
+    for workflow in workflows.values():
+        for step in workflow.steps:
             spec = step.with_.get("python-version", "")
             if (step.uses or "").startswith("actions/setup-python") and spec and "${{" not in spec:
                 versions.add(select_interpreter(spec))
@@ -200,7 +204,6 @@ def _run_info(state: RunState, profile: Any, port: int) -> dict[str, Any]:
 def _run_trial(trial: Trial, state: RunState, setup: TrialSetup, work: Path) -> dict[str, Any]:
     cell = trial.cell
     started_at = _now()
-    workflow = load_workflow(cell.scenario.workflow)
     priming_start = time.perf_counter_ns()
     priming_error = None
     if cell.state != "cold":
@@ -214,7 +217,7 @@ def _run_trial(trial: Trial, state: RunState, setup: TrialSetup, work: Path) -> 
         prepare_ns = time.perf_counter_ns() - wall_start
         store = CacheStore(setup.store_root)
         outcome = run_job(
-            workflow,
+            cell.scenario.job,
             cell.deps,
             previous=False,
             store=store,
@@ -264,7 +267,7 @@ def _ensure_snapshot(cell: Cell, setup: TrialSetup, work: Path) -> str | None:
     store = CacheStore(setup.store_root)
     previous = cell.state == "partial"
     outcome = run_job(
-        load_workflow(cell.scenario.workflow),
+        cell.scenario.job,
         cell.deps,
         previous=previous,
         store=store,

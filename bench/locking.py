@@ -30,13 +30,9 @@ PYTHON_RANGE = ">=3.11,<3.12"
 
 
 def pinned_versions(requirements: Path) -> dict[str, str]:
+    """Canonical project name to pinned version."""
     pins, _options = read_pins(requirements)
-    versions: dict[str, str] = {}
-    for pin in pins:
-        spec = pin.line.split("--hash")[0].split(";")[0].strip()
-        name, _, version = spec.partition("==")
-        versions[name.strip()] = version.strip()
-    return versions
+    return {pin.project: pin.version for pin in pins}
 
 
 def pyproject_text(name: str, versions: dict[str, str], index_url: str) -> str:

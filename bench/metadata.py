@@ -10,6 +10,7 @@ from typing import Any
 
 import psutil
 
+from bench.locking import pinned_versions
 from bench.runner.pythons import installed_interpreters
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -34,12 +35,8 @@ def machine_metadata() -> dict[str, Any]:
 
 def tool_versions() -> dict[str, str]:
     """The pinned versions scenarios install, and the system tools the cache uses."""
-    versions: dict[str, str] = {}
-    if TOOLS_REQUIREMENTS.is_file():
-        for name in ("poetry", "pipenv", "uv"):
-            match = re.search(rf"^{name}==(\S+)", TOOLS_REQUIREMENTS.read_text(), re.MULTILINE)
-            if match:
-                versions[name] = match.group(1)
+    pins = pinned_versions(TOOLS_REQUIREMENTS) if TOOLS_REQUIREMENTS.is_file() else {}
+    versions = {name: pins[name] for name in ("poetry", "pipenv", "uv") if name in pins}
     for tool, args in (("tar", ["--version"]), ("zstd", ["--version"]), ("bash", ["--version"])):
         versions[tool] = _first_line([tool, *args])
     return versions

@@ -15,12 +15,13 @@ from pathlib import Path
 
 from bench.depsets import DEPS_ROOT, DependencySet, load_set, shipped_sets
 from bench.errors import BenchError
+from bench.results import STATES
+from bench.workflow.model import Workflow
 from bench.workflow.parse import load_workflow
 
 SCENARIOS_ROOT = Path(__file__).resolve().parents[1] / "scenarios"
 WORKFLOWS = SCENARIOS_ROOT / "workflows"
 MANIFEST = SCENARIOS_ROOT / "scenarios.toml"
-STATES = ("cold", "warm", "partial")
 QUICK_SETS = ("cli",)
 QUICK_STATES = ("cold", "warm")
 DEFAULT_REPS = 3
@@ -31,6 +32,7 @@ DEFAULT_PROFILE = "github-hosted"
 class Scenario:
     name: str
     workflow: Path
+    job: Workflow = field(compare=False, repr=False)  # parsed once, when the plan is made
     needs: tuple[str, ...] = ("requirements.txt",)
     states: tuple[str, ...] = STATES
 
@@ -86,6 +88,7 @@ def shipped_scenarios(manifest: Path = MANIFEST, folder: Path = WORKFLOWS) -> di
         scenarios[path.stem] = Scenario(
             name=path.stem,
             workflow=path,
+            job=load_workflow(path),
             needs=tuple(entry.get("needs", ["requirements.txt"])),
             states=tuple(entry.get("states", STATES)),
         )
@@ -100,14 +103,9 @@ def select_scenarios(options: PlanOptions) -> list[Scenario]:
             raise BenchError(f"no scenario {name!r}; give one of {', '.join(shipped)}")
         chosen.append(shipped[name])
     for text in options.workflows:
-        path = Path(text).resolve()
-        load_workflow(path)  # a broken workflow is reported before anything runs
-        chosen.append(Scenario(name=path.stem, workflow=path))
-    if not chosen:
-        chosen = list(shipped.values())
-    for scenario in chosen:
-        load_workflow(scenario.workflow)
-    return chosen
+        path = Path(text).resolve()  # a broken workflow is reported before anything runs
+        chosen.append(Scenario(name=path.stem, workflow=path, job=load_workflow(path)))
+    return chosen or list(shipped.values())
 
 
 def select_sets(options: PlanOptions) -> list[DependencySet]:

@@ -17,6 +17,8 @@ from typing import Any
 from bench.errors import BenchError
 
 SCHEMA_VERSION = 1
+PHASES = ("restore", "setup", "install", "test", "save")  # a trial's time, split
+STATES = ("cold", "warm", "partial")  # the cache states a trial starts from
 TRIALS_FILE = "trials.jsonl"
 RUN_FILE = "run.json"
 PLAN_FILE = "plan.json"
@@ -58,6 +60,18 @@ def read_trials(run_dir: Path) -> TrialLines:
             continue
         records.append(record)
     return TrialLines(records, bad)
+
+
+def read_whole_trials(run_dir: Path) -> list[dict[str, Any]]:
+    """The trial records, refusing a file with lines that are not whole records."""
+    lines = read_trials(run_dir)
+    if lines.bad_lines:
+        numbers = ", ".join(str(n) for n in lines.bad_lines)
+        raise BenchError(
+            f"{run_dir / TRIALS_FILE}: line(s) {numbers} are not whole records (a run "
+            "stopped mid-write?); delete them, or resume the run to finish it"
+        )
+    return lines.records
 
 
 def write_json_atomically(path: Path, data: Any) -> None:

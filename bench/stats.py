@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-PHASES = ("restore", "setup", "install", "test", "save")
+from bench.results import PHASES, STATES
+
 UNSTABLE_IQR_RATIO = 0.10
 MIN_REPETITIONS = 3
 SLOW_FIRST_RATIO = 1.5
@@ -102,25 +103,37 @@ class CellStats:
     warnings: list[str] = field(default_factory=list)
 
 
+def cell_sort_key(cell: CellStats) -> tuple[str, str, int]:
+    """Set, scenario, then states in their natural order (cold, warm, partial)."""
+    rank = STATES.index(cell.state) if cell.state in STATES else len(STATES)
+    return cell.deps, cell.scenario, rank
+
+
+def cell_key(record: dict[str, Any]) -> tuple[str, str, str]:
+    return record["deps"], record["scenario"], record["state"]
+
+
+def successful_totals(records: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], list[float]]:
+    """Each cell's successful trials' totals in seconds, in run order."""
+    totals: dict[tuple[str, str, str], list[float]] = {}
+    for record in sorted(records, key=lambda r: r["order"]):
+        if record["status"] == "success":
+            totals.setdefault(cell_key(record), []).append(record["total_ns"] / 1e9)
+    return totals
+
+
 def cell_stats(
     records: Sequence[dict[str, Any]], reference: str = "no-cache", seed: int = 0
 ) -> list[CellStats]:
     """Statistics per (set, scenario, state); speed-ups against ``reference`` cold on the set."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for record in records:
-        groups.setdefault((record["deps"], record["scenario"], record["state"]), []).append(record)
+        groups.setdefault(cell_key(record), []).append(record)
     cells = [_one_cell(key, group) for key, group in sorted(groups.items())]
-    totals = {
-        (c.deps, c.scenario, c.state): [
-            r["total_ns"] / 1e9
-            for r in groups[(c.deps, c.scenario, c.state)]
-            if r["status"] == "success"
-        ]
-        for c in cells
-    }
+    totals = successful_totals(records)
     for cell in cells:
         base = totals.get((cell.deps, reference, "cold"))
-        mine = totals[(cell.deps, cell.scenario, cell.state)]
+        mine = totals.get((cell.deps, cell.scenario, cell.state))
         if base and mine:
             cell.speedup = speedup(base, mine, seed=seed)
     return cells

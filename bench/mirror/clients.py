@@ -12,7 +12,17 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 # Host variables that would let a tool see the user's own configuration or caches.
-_DROPPED_PREFIXES = ("PIP_", "UV_", "POETRY_", "PIPENV_", "XDG_", "VIRTUAL_ENV", "CONDA_")
+_DROPPED_PREFIXES = (
+    "PIP_",
+    "UV_",
+    "POETRY_",
+    "PIPENV_",
+    "PIPX_",
+    "PYENV_",
+    "XDG_",
+    "VIRTUAL_ENV",
+    "CONDA_",
+)
 _DROPPED = {"PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"}
 
 

@@ -34,6 +34,7 @@ class Pin:
     project: str
     line: str  # the requirement as written, hashes included
     hashes: set[str] = field(default_factory=set)
+    version: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,14 @@ def read_pins(requirement_file: Path) -> tuple[list[Pin], list[str]]:
             raise BenchError(
                 f"{requirement_file}:{number}: {spec!r} has no --hash=sha256:...; pin its hashes"
             )
-        pins.append(Pin(canonicalize_name(requirement.name), logical, {h.lower() for h in hashes}))
+        pins.append(
+            Pin(
+                canonicalize_name(requirement.name),
+                logical,
+                {h.lower() for h in hashes},
+                pinned[0].version,
+            )
+        )
     return pins, options
 
 

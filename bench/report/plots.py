@@ -22,7 +22,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib import ticker
 
-from bench.stats import PHASES, CellStats
+from bench.results import PHASES
+from bench.stats import CellStats, cell_sort_key
 
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: selectable, searchable, smaller
 
@@ -31,7 +32,6 @@ PHASE_COLOURS = dict(zip(PHASES, OKABE_ITO, strict=False))
 # For series drawn as markers: the palette without its yellow, which is faint on white.
 SERIES = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000"]
 PHASE_HATCHES = dict(zip(PHASES, ["", "//", "", "..", "\\\\"], strict=False))
-STATE_ORDER = {"cold": 0, "warm": 1, "partial": 2}
 FORMATS = ("png", "svg")
 
 
@@ -59,7 +59,7 @@ def phases_figure(
 ) -> list[Path]:
     rows = sorted(
         (c for c in cells if c.deps == deps and c.total is not None),
-        key=lambda c: (c.scenario, STATE_ORDER.get(c.state, 9)),
+        key=cell_sort_key,
     )
     labels = [f"{c.scenario} · {c.state}" for c in rows]
     height = max(3.0, 0.38 * len(rows) + 1.5)
@@ -135,7 +135,7 @@ def speedup_figure(
             for c in cells
             if c.speedup is not None and (c.scenario, c.state) != (reference, "cold")
         ),
-        key=lambda c: (c.deps, c.scenario, STATE_ORDER.get(c.state, 9)),
+        key=cell_sort_key,
     )
     sets = sorted({c.deps for c in shown})
     figure, axes = plt.subplots(

@@ -28,20 +28,14 @@ class Rendered:
 def load_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The run's metadata and its trial records; bad or empty input is a clear error."""
     run_info = results.read_json(run_dir / results.RUN_FILE)
-    lines = results.read_trials(run_dir)
-    if lines.bad_lines:
-        numbers = ", ".join(str(n) for n in lines.bad_lines)
-        raise BenchError(
-            f"{run_dir / results.TRIALS_FILE}: line(s) {numbers} are not whole records (a run "
-            "stopped mid-write?); delete them, or resume the run to finish it"
-        )
-    if not lines.records:
+    records = results.read_whole_trials(run_dir)
+    if not records:
         raise BenchError(f"{run_dir} has no trials yet; run or resume it first")
-    if all(r["status"] != "success" for r in lines.records):
+    if all(r["status"] != "success" for r in records):
         raise BenchError(
             f"every trial in {run_dir} failed; nothing to report (see {run_dir / 'logs'})"
         )
-    return run_info, lines.records
+    return run_info, records
 
 
 def render(run_dir: Path, table_format: str = "github", seed: int = 0) -> Rendered:

@@ -15,7 +15,7 @@ from typing import Any
 
 from bench import results
 from bench.report.render import render
-from bench.stats import PHASES
+from bench.results import PHASES
 
 SETS = ("cli", "web", "datascience", "native")
 SCENARIOS = (

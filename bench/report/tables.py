@@ -10,10 +10,10 @@ from typing import Any
 from tabulate import tabulate
 
 from bench.errors import BenchError
-from bench.stats import PHASES, CellStats
+from bench.results import PHASES
+from bench.stats import CellStats, cell_sort_key
 
-FORMATS = {"github": "github", "rst": "rst", "plain": "plain", "html": "html"}
-STATE_ORDER = {"cold": 0, "warm": 1, "partial": 2}
+FORMATS = ("github", "rst", "plain", "html")  # tabulate's names for them
 HEADERS = [
     "scenario",
     "state",
@@ -29,12 +29,8 @@ def set_table(cells: Sequence[CellStats], deps: str, table_format: str = "github
     """One dependency set: rows scenario by state, medians in seconds."""
     if table_format not in FORMATS:
         raise BenchError(f"unknown table format {table_format!r}; give one of {', '.join(FORMATS)}")
-    rows = [_row(c) for c in _ordered(c for c in cells if c.deps == deps)]
-    return tabulate(rows, headers=HEADERS, tablefmt=FORMATS[table_format], disable_numparse=True)
-
-
-def _ordered(cells: Any) -> list[CellStats]:
-    return sorted(cells, key=lambda c: (c.scenario, STATE_ORDER.get(c.state, 9)))
+    rows = [_row(c) for c in sorted((c for c in cells if c.deps == deps), key=cell_sort_key)]
+    return tabulate(rows, headers=HEADERS, tablefmt=table_format, disable_numparse=True)
 
 
 def _row(cell: CellStats) -> list[str]:
@@ -93,7 +89,7 @@ def cells_csv(cells: Sequence[CellStats]) -> str:
             "warnings",
         ]
     )
-    for c in sorted(cells, key=lambda c: (c.deps, c.scenario, STATE_ORDER.get(c.state, 9))):
+    for c in sorted(cells, key=cell_sort_key):
         t = c.total
         totals = [t.median, t.q1, t.q3, t.minimum, t.maximum, t.mean, t.stdev] if t else [""] * 7
         phases = [c.phases[p].median for p in PHASES] if t else [""] * len(PHASES)

@@ -92,7 +92,7 @@ def _subtrees(root: Path, wanted: int = 32) -> list[str]:
                     expanded.append(path)
             else:
                 expanded.append(path)
-        if len(expanded) <= len(frontier) and expanded == frontier:
+        if expanded == frontier:
             break
         frontier = expanded
     return [str(p) for p in frontier if p != root]
@@ -101,8 +101,6 @@ def _subtrees(root: Path, wanted: int = 32) -> list[str]:
 def runner_environment(sandbox: Sandbox, index_url: str | None) -> dict[str, str]:
     """The job's base environment: scrubbed of the host's tools, pointed at the mirror."""
     env = scrubbed_environment(sandbox.home)
-    for name in ("PYENV_VERSION", "PYENV_ROOT", "PYENV_SHELL", "PYENV_DIR", "PIPX_HOME"):
-        env.pop(name, None)
     if index_url:
         env |= mirror_environment(index_url)
     env |= {

@@ -17,9 +17,10 @@ from bench.depsets import DependencySet
 from bench.ghcache.action import DEFAULT_SCOPE, Transfer
 from bench.ghcache.store import CacheStore
 from bench.mirror.server import MirrorServer
+from bench.results import PHASES
 from bench.runner.sandbox import create_sandbox, remove_sandbox, runner_environment
 from bench.workflow.actions import ActionContext
-from bench.workflow.job import PHASES, JobFailure, JobRun
+from bench.workflow.job import JobFailure, JobRun
 from bench.workflow.model import Workflow
 
 

@@ -22,6 +22,7 @@ from bench.ghcache.archive import resolve_cache_paths
 from bench.ghcache.hashfiles import HashFilesError, hash_files
 from bench.ghcache.keys import parse_multiline
 from bench.ghcache.store import CacheStore
+from bench.runner.measure import ProcessResult
 from bench.runner.pythons import Interpreter, select_interpreter
 from bench.runner.sandbox import Sandbox
 
@@ -82,6 +83,7 @@ class ActionResult:
     cache: CacheRecord | None = None
     post: PostStep | None = None
     restore_ns: int = 0  # the part of the step spent restoring a cache (setup-python)
+    process: ProcessResult | None = None  # a run: step's shell, measured by wait4
 
 
 class ActionError(BenchError):

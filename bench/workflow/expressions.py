@@ -8,6 +8,7 @@ subset is an ``ExpressionError`` that names the construct.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -167,7 +168,9 @@ class _Parser:
         raise ExpressionError(f"unexpected {found!r} in {self.text!r}")
 
 
+@functools.lru_cache(maxsize=1024)
 def parse(text: str) -> tuple:
+    """The tree of an expression; cached, since a job evaluates the same texts again and again."""
     return _Parser(text).parse()
 
 

@@ -22,12 +22,12 @@ from bench.errors import BenchError
 from bench.ghcache.archive import listing_totals
 from bench.ghcache.hashfiles import HashFilesError, hash_files
 from bench.mirror.server import MirrorServer
+from bench.results import PHASES
 from bench.runner.measure import run_measured
 from bench.workflow import expressions as expr
 from bench.workflow.actions import ActionContext, ActionError, ActionResult, PostStep, find_action
 from bench.workflow.model import Step, Workflow
 
-PHASES = ("restore", "setup", "install", "test", "save")
 PHASE_VARIABLE = "BENCH_PHASE"
 _SHELL_COMMANDS = {
     "bash": ["bash", "--noprofile", "--norc", "-eo", "pipefail"],
@@ -166,7 +166,7 @@ class JobRun:
             self._run_main(step)
         for step, post in reversed(self.posts):
             self._run_post(step, post)
-        summary = self.ctx.sandbox.temp / "_runner_file_commands" / "step_summary.md"
+        summary = self._step_summary()
         if summary.is_file():
             self.log.write(b"\n## Job summary (GITHUB_STEP_SUMMARY)\n" + summary.read_bytes())
         return JobResult(
@@ -268,9 +268,10 @@ class JobRun:
         with self._mirror_session(session):
             outcome: ActionResult = body()
         record.duration_ns = time.perf_counter_ns() - started
-        if isinstance(outcome, _ScriptResult):
-            record.cpu_user_s, record.cpu_system_s = outcome.cpu_user_s, outcome.cpu_system_s
-            record.peak_rss_bytes = outcome.peak_rss_bytes
+        if outcome.process is not None:
+            record.cpu_user_s = outcome.process.cpu_user_s
+            record.cpu_system_s = outcome.process.cpu_system_s
+            record.peak_rss_bytes = outcome.process.peak_rss_bytes
         else:
             after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
             after_self = resource.getrusage(resource.RUSAGE_SELF)
@@ -330,7 +331,7 @@ class JobRun:
     ) -> ActionResult:
         sandbox = self.ctx.sandbox
         script = expr.interpolate(step.run or "", contexts, self.functions())
-        commands = sandbox.temp / "_runner_file_commands"
+        commands = self._step_summary().parent
         commands.mkdir(parents=True, exist_ok=True)
         token = uuid.uuid4().hex
         files = {
@@ -339,9 +340,8 @@ class JobRun:
         }
         for path in files.values():
             path.touch()
-        summary = sandbox.temp / "_runner_file_commands" / "step_summary.md"
         env = env | {name: str(path) for name, path in files.items()}
-        env["GITHUB_STEP_SUMMARY"] = str(summary)
+        env["GITHUB_STEP_SUMMARY"] = str(self._step_summary())
         shell = (step.shell or self.workflow.default_shell or "bash").split()[0]
         script_path = sandbox.temp / f"{token}.{'py' if shell == 'python' else 'sh'}"
         script_path.write_text(script)
@@ -363,29 +363,19 @@ class JobRun:
         ]
         ok = measured.returncode == 0
         log = [] if ok else [f"Process completed with exit code {measured.returncode}."]
-        return _ScriptResult(
-            ok=ok,
-            outputs=outputs,
-            env=exported,
-            path=added_paths,
-            log=log,
-            cpu_user_s=measured.cpu_user_s,
-            cpu_system_s=measured.cpu_system_s,
-            peak_rss_bytes=measured.peak_rss_bytes,
+        return ActionResult(
+            ok=ok, outputs=outputs, env=exported, path=added_paths, log=log, process=measured
         )
+
+    def _step_summary(self) -> Path:
+        """One GITHUB_STEP_SUMMARY file for the whole job, beside the other file commands."""
+        return self.ctx.sandbox.temp / "_runner_file_commands" / "step_summary.md"
 
     def _write_log(self, record: StepRecord, lines: list[str]) -> None:
         if lines:
             text = "".join(f"{line}\n" for line in lines)
             self.log.write(f"\n## {record.name} ({record.stage})\n{text}".encode())
             self.log.flush()
-
-
-@dataclass
-class _ScriptResult(ActionResult):
-    cpu_user_s: float = 0.0
-    cpu_system_s: float = 0.0
-    peak_rss_bytes: int | None = None
 
 
 _PYTEST = re.compile(r"(^|[\s/;&|(])(py\.test|pytest)(\s|$)|-m\s+pytest")
