@@ -396,7 +396,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return 0
     slower = regressions(changes, threshold)
     for change in slower:
-        print(f"slower: {'/'.join(change.cell)} {change.percent:+.1f}% (over {threshold:g}%)")
+        print(f"slower: {change.label} {change.percent:+.1f}% (over {threshold:g}%)")
     return 1 if slower else 0
 
 

@@ -18,11 +18,12 @@ from tabulate import tabulate
 from bench import results
 from bench.errors import BenchError
 from bench.stats import speedup, successful_totals
+from bench.vocabulary import Cell
 
 
 @dataclass(frozen=True)
 class Change:
-    cell: tuple[str, str, str]
+    cell: Cell
     median_a: float
     median_b: float
     ratio: float  # B / A
@@ -34,11 +35,15 @@ class Change:
         return self.low > 1.0 or self.high < 1.0
 
     @property
+    def label(self) -> str:
+        return f"{self.cell.deps}/{self.cell.scenario}/{self.cell.state}"
+
+    @property
     def percent(self) -> float:
         return (self.ratio - 1.0) * 100
 
 
-def _totals(run_dir: Path) -> dict[tuple[str, str, str], list[float]]:
+def _totals(run_dir: Path) -> dict[Cell, list[float]]:
     return successful_totals(results.read_whole_trials(run_dir))
 
 
@@ -67,7 +72,9 @@ def compare_runs(run_a: Path, run_b: Path, seed: int = 0) -> list[Change]:
 def changes_table(changes: Sequence[Change], table_format: str = "github") -> str:
     rows: list[list[Any]] = [
         [
-            *c.cell,
+            c.cell.deps,
+            c.cell.scenario,
+            c.cell.state,
             f"{c.median_a:.1f}",
             f"{c.median_b:.1f}",
             f"{c.percent:+.1f}%",

@@ -28,10 +28,11 @@ from bench.locking import BENCH_MIRROR_PORT
 from bench.mirror.fetch import DEFAULT_WHEELHOUSE, fetch
 from bench.mirror.profiles import get_profile
 from bench.mirror.server import MirrorServer
-from bench.plan import SCENARIOS_ROOT, Cell, PlanOptions, Trial, build_plan
+from bench.plan import SCENARIOS_ROOT, PlannedCell, PlanOptions, Trial, build_plan
+from bench.results import StepTotals, TrialRecord
 from bench.runner.pythons import select_interpreter
 from bench.runner.sandbox import create_sandbox, remove_sandbox
-from bench.runner.trial import JobOutcome, TrialSetup, copy_store, run_job, summarize_steps
+from bench.runner.trial import JobOutcome, TrialSetup, copy_store, run_job
 from bench.workflow.actions import install_python
 from bench.workflow.model import Workflow
 
@@ -79,7 +80,7 @@ def resume_run(run_dir: Path) -> RunState:
     options = PlanOptions.from_json(results.read_json(run_dir / results.PLAN_FILE))
     state = RunState(run_dir, options, build_plan(options))
     lines = results.read_trials(run_dir)
-    state.done = {record["trial_id"] for record in lines.records}
+    state.done = {record.trial_id for record in lines.records}
     return state
 
 
@@ -141,7 +142,7 @@ def execute(
                 record = _run_trial(trial, state, setup, work)
                 results.append_trial(state.run_dir, record)
                 state.done.add(trial.id)
-                failures += record["status"] != "success"
+                failures += not record.succeeded
                 _progress(out, position, len(pending), trial, record, loop_started)
     except KeyboardInterrupt:
         run_info |= {"status": "interrupted", "finished_at": _now()}
@@ -201,7 +202,7 @@ def _run_info(state: RunState, profile: Any, port: int) -> dict[str, Any]:
     }
 
 
-def _run_trial(trial: Trial, state: RunState, setup: TrialSetup, work: Path) -> dict[str, Any]:
+def _run_trial(trial: Trial, state: RunState, setup: TrialSetup, work: Path) -> TrialRecord:
     cell = trial.cell
     started_at = _now()
     priming_start = time.perf_counter_ns()
@@ -232,33 +233,41 @@ def _run_trial(trial: Trial, state: RunState, setup: TrialSetup, work: Path) -> 
         prepare_ns, store_after = 0, []
     wall_ns = time.perf_counter_ns() - wall_start
     harness_ns = wall_ns - outcome.job_ns
-    return {
-        "schema": results.SCHEMA_VERSION,
-        "run_id": state.run_dir.name,
-        "trial_id": trial.id,
-        "scenario": cell.scenario.name,
-        "workflow": str(cell.scenario.workflow),
-        "deps": cell.deps.name,
-        "state": cell.state,
-        "repetition": trial.repetition,
-        "order": trial.order,
-        "started_at": started_at,
-        "status": "success" if outcome.success else "failure",
-        "error": outcome.error,
-        "total_ns": outcome.job_ns,
-        "wall_ns": wall_ns,
-        "prepare_ns": prepare_ns,
-        "priming_ns": wall_start - priming_start,
-        "teardown_ns": outcome.teardown_ns,
-        "harness_ns": harness_ns,
-        "harness_fraction": round(harness_ns / wall_ns, 5) if wall_ns else None,
-        **summarize_steps(outcome.steps),
-        "store_after": store_after,
-        "steps": outcome.steps,
-    }
+    totals = StepTotals.of(outcome.steps)
+    return TrialRecord(
+        run_id=state.run_dir.name,
+        trial_id=trial.id,
+        scenario=cell.scenario.name,
+        workflow=str(cell.scenario.workflow),
+        deps=cell.deps.name,
+        state=cell.state,
+        repetition=trial.repetition,
+        order=trial.order,
+        started_at=started_at,
+        status="success" if outcome.success else "failure",
+        error=outcome.error,
+        total_ns=outcome.job_ns,
+        wall_ns=wall_ns,
+        prepare_ns=prepare_ns,
+        priming_ns=wall_start - priming_start,
+        teardown_ns=outcome.teardown_ns,
+        harness_ns=harness_ns,
+        harness_fraction=round(harness_ns / wall_ns, 5) if wall_ns else None,
+        phases_ns=totals.phases_ns,
+        mirror_bytes=totals.mirror_bytes,
+        mirror_requests=totals.mirror_requests,
+        mirror_files=totals.mirror_files,
+        cache_hit=totals.cache_hit,
+        matched_keys=totals.matched_keys,
+        restored_archive_bytes=totals.restored_archive_bytes,
+        saved_archive_bytes=totals.saved_archive_bytes,
+        cached_folder_bytes=totals.cached_folder_bytes,
+        store_after=store_after,
+        steps=outcome.steps,
+    )
 
 
-def _ensure_snapshot(cell: Cell, setup: TrialSetup, work: Path) -> str | None:
+def _ensure_snapshot(cell: PlannedCell, setup: TrialSetup, work: Path) -> str | None:
     """Make the store snapshot a warm or partial trial starts from; an error message if not."""
     snapshot = _snapshot_dir(work, cell, cell.state)
     if (snapshot / ".complete").is_file():
@@ -281,7 +290,7 @@ def _ensure_snapshot(cell: Cell, setup: TrialSetup, work: Path) -> str | None:
     return None
 
 
-def _snapshot_dir(work: Path, cell: Cell, state: str) -> Path:
+def _snapshot_dir(work: Path, cell: PlannedCell, state: str) -> Path:
     return work / "snapshots" / f"{cell.scenario.name}--{cell.deps.name}--{state}"
 
 
@@ -306,14 +315,14 @@ def _progress(
     position: int,
     total: int,
     trial: Trial,
-    record: dict[str, Any],
+    record: TrialRecord,
     started: float,
 ) -> None:
     elapsed = time.monotonic() - started
     left = (elapsed / position) * (total - position)
-    status = "ok" if record["status"] == "success" else f"FAILED: {record['error']}"
+    status = "ok" if record.succeeded else f"FAILED: {record.error}"
     print(
-        f"[{position}/{total}] {trial.id}: {record['total_ns'] / 1e9:.1f} s {status}"
+        f"[{position}/{total}] {trial.id}: {record.total_s:.1f} s {status}"
         f" (about {_duration(left)} left)",
         file=out,
         flush=True,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.depsets import DEPS_ROOT, DependencySet, load_set, shipped_sets
 from bench.errors import BenchError
-from bench.results import STATES
+from bench.vocabulary import STATES, Cell
 from bench.workflow.model import Workflow
 from bench.workflow.parse import load_workflow
 
@@ -38,19 +38,25 @@ class Scenario:
 
 
 @dataclass(frozen=True)
-class Cell:
+class PlannedCell:
+    """A cell with what it takes to run it: the parsed scenario and the dependency set."""
+
     scenario: Scenario
     deps: DependencySet
     state: str
 
     @property
+    def identity(self) -> Cell:
+        return Cell(self.deps.name, self.scenario.name, self.state)
+
+    @property
     def id(self) -> str:
-        return f"{self.scenario.name}/{self.deps.name}/{self.state}"
+        return self.identity.id
 
 
 @dataclass(frozen=True)
 class Trial:
-    cell: Cell
+    cell: PlannedCell
     repetition: int  # 1-based; one round per repetition
     order: int  # position in the whole run
 
@@ -120,7 +126,7 @@ def build_plan(options: PlanOptions) -> list[Trial]:
     if options.reps < 1:
         raise BenchError("--reps must be at least 1")
     cells = [
-        Cell(scenario, deps, state)
+        PlannedCell(scenario, deps, state)
         for scenario in select_scenarios(options)
         for deps in select_sets(options)
         if all(deps.has(name) for name in scenario.needs)

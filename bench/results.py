@@ -1,8 +1,11 @@
 """A run's records: ``trials.jsonl`` (one JSON object per finished trial) and ``run.json``.
 
-Schema version 1 is documented in ``docs/results-schema.md``. Each trial line is written with
-one ``write`` on a file opened for appending and then flushed to disk, so a crash leaves either
-the whole line or (at worst) a truncated last line, which readers report and skip.
+Schema version 1 is documented in ``docs/results-schema.md``. A trial's record is a
+``TrialRecord`` (its steps ``StepRecord``s): this module alone turns it into JSON
+(``append_trial``) and back (``read_trials``), as pyperf's ``Run`` owns its format; everything
+else reads attributes. Each trial line is written with one ``write`` on a file opened for
+appending and then flushed to disk, so a crash leaves either the whole line or (at worst) a
+truncated last line, which readers report and skip.
 """
 
 from __future__ import annotations
@@ -10,22 +13,169 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
+from bench.vocabulary import PHASES, STATES, Cell
+
+__all__ = ["PHASES", "STATES", "StepRecord", "TrialRecord"]  # PHASES, STATES: see vocabulary
 
 SCHEMA_VERSION = 1
-PHASES = ("restore", "setup", "install", "test", "save")  # a trial's time, split
-STATES = ("cold", "warm", "partial")  # the cache states a trial starts from
+READABLE_SCHEMAS = (1,)  # the trial-line shapes ``TrialRecord.from_json`` understands
 TRIALS_FILE = "trials.jsonl"
 RUN_FILE = "run.json"
 PLAN_FILE = "plan.json"
 
 
-def append_trial(run_dir: Path, record: dict[str, Any]) -> None:
-    line = (json.dumps(record, sort_keys=True) + "\n").encode()
+@dataclass
+class StepRecord:
+    """One step of a job as it ran (fields: ``docs/results-schema.md``, "A step object")."""
+
+    index: int
+    name: str
+    stage: str  # "main" or "post"
+    uses: str | None
+    phase: str
+    outcome: str  # success, failure, skipped
+    duration_ns: int = 0
+    phases_ns: dict[str, int] = field(default_factory=dict)
+    cpu_user_s: float = 0.0
+    cpu_system_s: float = 0.0
+    peak_rss_bytes: int | None = None
+    mirror_requests: int = 0
+    mirror_bytes: int = 0
+    mirror_files: int = 0
+    cache: dict[str, Any] | None = None  # role, key, paths, matched_key, cache_hit, saved, ...
+    outputs: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StepRecord:
+        return cls(**_known(cls, data))
+
+
+@dataclass(frozen=True)
+class StepTotals:
+    """A trial's per-phase times and cache and network figures, summed from its steps."""
+
+    phases_ns: dict[str, int]
+    mirror_bytes: int
+    mirror_requests: int
+    mirror_files: int
+    cache_hit: list[str]
+    matched_keys: list[str]
+    restored_archive_bytes: int
+    saved_archive_bytes: int
+    cached_folder_bytes: int
+
+    @classmethod
+    def of(cls, steps: Sequence[StepRecord]) -> StepTotals:
+        phases = dict.fromkeys(PHASES, 0)
+        for step in steps:
+            for phase, ns in step.phases_ns.items():
+                phases[phase] += ns
+        caches = [s.cache for s in steps if s.cache]
+        restores = [c for c in caches if c["role"] == "restore"]
+        saves = [c for c in caches if c["role"] == "save"]
+        return cls(
+            phases_ns=phases,
+            mirror_bytes=sum(s.mirror_bytes for s in steps),
+            mirror_requests=sum(s.mirror_requests for s in steps),
+            mirror_files=sum(s.mirror_files for s in steps),
+            cache_hit=[c["cache_hit"] for c in restores],
+            matched_keys=[c["matched_key"] for c in restores],
+            restored_archive_bytes=sum(c["archive_bytes"] or 0 for c in restores),
+            saved_archive_bytes=sum(c["archive_bytes"] or 0 for c in saves if c["saved"]),
+            cached_folder_bytes=max(
+                [c.get("folder_bytes") or 0 for c in [*restores, *saves]], default=0
+            ),
+        )
+
+
+@dataclass
+class TrialRecord:
+    """One finished trial: one ``trials.jsonl`` line (fields: ``docs/results-schema.md``).
+
+    Fields a line of an older schema lacks take their defaults when it is read.
+    """
+
+    trial_id: str
+    scenario: str
+    deps: str
+    state: str
+    order: int
+    status: str  # "success" or "failure"
+    total_ns: int  # the job's time: the sum of its steps' times
+    schema: int = SCHEMA_VERSION
+    run_id: str = ""
+    workflow: str = ""
+    repetition: int = 1
+    started_at: str = ""
+    error: str | None = None
+    phases_ns: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PHASES, 0))
+    wall_ns: int = 0
+    prepare_ns: int = 0
+    priming_ns: int = 0
+    teardown_ns: int = 0
+    harness_ns: int = 0
+    harness_fraction: float | None = None
+    mirror_bytes: int = 0
+    mirror_requests: int = 0
+    mirror_files: int = 0
+    cache_hit: list[str] = field(default_factory=list)
+    matched_keys: list[str] = field(default_factory=list)
+    restored_archive_bytes: int = 0
+    saved_archive_bytes: int = 0
+    cached_folder_bytes: int = 0
+    store_after: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)
+
+    @property
+    def cell(self) -> Cell:
+        return Cell(self.deps, self.scenario, self.state)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "success"
+
+    @property
+    def total_s(self) -> float:
+        return self.total_ns / 1e9
+
+    def phase_s(self, phase: str) -> float:
+        return self.phases_ns.get(phase, 0) / 1e9
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["steps"] = [step.to_json() for step in self.steps]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrialRecord:
+        """A record from one parsed line; ``ValueError`` when it is not a record we can read."""
+        if not isinstance(data, dict) or data.get("schema") not in READABLE_SCHEMAS:
+            raise ValueError("not a trial record of a known schema")
+        known = _known(cls, data)
+        known["steps"] = [StepRecord.from_json(step) for step in data.get("steps", [])]
+        try:
+            return cls(**known)
+        except TypeError as error:  # a required field is missing
+            raise ValueError(str(error)) from None
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def append_trial(run_dir: Path, record: TrialRecord) -> None:
+    line = (json.dumps(record.to_json(), sort_keys=True) + "\n").encode()
     fd = os.open(run_dir / TRIALS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line)
@@ -36,7 +186,7 @@ def append_trial(run_dir: Path, record: dict[str, Any]) -> None:
 
 @dataclass(frozen=True)
 class TrialLines:
-    records: list[dict[str, Any]]
+    records: list[TrialRecord]
     bad_lines: list[int]  # 1-based numbers of lines that are not whole JSON records
 
 
@@ -51,18 +201,13 @@ def read_trials(run_dir: Path) -> TrialLines:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
+            records.append(TrialRecord.from_json(json.loads(line)))
+        except (json.JSONDecodeError, ValueError):
             bad.append(number)
-            continue
-        if not isinstance(record, dict) or record.get("schema") != SCHEMA_VERSION:
-            bad.append(number)
-            continue
-        records.append(record)
     return TrialLines(records, bad)
 
 
-def read_whole_trials(run_dir: Path) -> list[dict[str, Any]]:
+def read_whole_trials(run_dir: Path) -> list[TrialRecord]:
     """The trial records, refusing a file with lines that are not whole records."""
     lines = read_trials(run_dir)
     if lines.bad_lines:

@@ -15,9 +15,9 @@ import random
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from bench.results import PHASES, STATES
+from bench.results import TrialRecord
+from bench.vocabulary import PHASES, REFERENCE_SCENARIO, Cell
 
 UNSTABLE_IQR_RATIO = 0.10
 MIN_REPETITIONS = 3
@@ -89,9 +89,7 @@ def speedup(reference: Sequence[float], candidate: Sequence[float], seed: int = 
 class CellStats:
     """One scenario on one set in one state."""
 
-    deps: str
-    scenario: str
-    state: str
+    cell: Cell
     trials: int
     failed: int
     total: Summary | None  # seconds; None when every trial failed
@@ -102,59 +100,63 @@ class CellStats:
     speedup: Interval | None = None
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def deps(self) -> str:
+        return self.cell.deps
+
+    @property
+    def scenario(self) -> str:
+        return self.cell.scenario
+
+    @property
+    def state(self) -> str:
+        return self.cell.state
+
 
 def cell_sort_key(cell: CellStats) -> tuple[str, str, int]:
     """Set, scenario, then states in their natural order (cold, warm, partial)."""
-    rank = STATES.index(cell.state) if cell.state in STATES else len(STATES)
-    return cell.deps, cell.scenario, rank
+    return cell.cell.sort_key()
 
 
-def cell_key(record: dict[str, Any]) -> tuple[str, str, str]:
-    return record["deps"], record["scenario"], record["state"]
-
-
-def successful_totals(records: Sequence[dict[str, Any]]) -> dict[tuple[str, str, str], list[float]]:
+def successful_totals(records: Sequence[TrialRecord]) -> dict[Cell, list[float]]:
     """Each cell's successful trials' totals in seconds, in run order."""
-    totals: dict[tuple[str, str, str], list[float]] = {}
-    for record in sorted(records, key=lambda r: r["order"]):
-        if record["status"] == "success":
-            totals.setdefault(cell_key(record), []).append(record["total_ns"] / 1e9)
+    totals: dict[Cell, list[float]] = {}
+    for record in sorted(records, key=lambda r: r.order):
+        if record.succeeded:
+            totals.setdefault(record.cell, []).append(record.total_s)
     return totals
 
 
 def cell_stats(
-    records: Sequence[dict[str, Any]], reference: str = "no-cache", seed: int = 0
+    records: Sequence[TrialRecord], reference: str = REFERENCE_SCENARIO, seed: int = 0
 ) -> list[CellStats]:
     """Statistics per (set, scenario, state); speed-ups against ``reference`` cold on the set."""
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    groups: dict[Cell, list[TrialRecord]] = {}
     for record in records:
-        groups.setdefault(cell_key(record), []).append(record)
+        groups.setdefault(record.cell, []).append(record)
     cells = [_one_cell(key, group) for key, group in sorted(groups.items())]
     totals = successful_totals(records)
     for cell in cells:
-        base = totals.get((cell.deps, reference, "cold"))
-        mine = totals.get((cell.deps, cell.scenario, cell.state))
+        base = totals.get(Cell(cell.deps, reference, "cold"))
+        mine = totals.get(cell.cell)
         if base and mine:
             cell.speedup = speedup(base, mine, seed=seed)
     return cells
 
 
-def _one_cell(key: tuple[str, str, str], group: list[dict[str, Any]]) -> CellStats:
-    deps, scenario, state = key
-    ok = sorted((r for r in group if r["status"] == "success"), key=lambda r: r["order"])
-    cell = CellStats(
-        deps, scenario, state, trials=len(group), failed=len(group) - len(ok), total=None
-    )
+def _one_cell(key: Cell, group: list[TrialRecord]) -> CellStats:
+    ok = sorted((r for r in group if r.succeeded), key=lambda r: r.order)
+    cell = CellStats(key, trials=len(group), failed=len(group) - len(ok), total=None)
     if cell.failed:
         cell.warnings.append(f"{cell.failed} of {cell.trials} trials failed")
     if not ok:
         return cell
-    seconds = [r["total_ns"] / 1e9 for r in ok]
+    seconds = [r.total_s for r in ok]
     cell.total = summarize(seconds)
-    cell.phases = {p: summarize([r["phases_ns"].get(p, 0) / 1e9 for r in ok]) for p in PHASES}
-    archive = [r["restored_archive_bytes"] or r["saved_archive_bytes"] for r in ok]
+    cell.phases = {p: summarize([r.phase_s(p) for r in ok]) for p in PHASES}
+    archive = [r.restored_archive_bytes or r.saved_archive_bytes for r in ok]
     cell.archive_bytes = statistics.median(archive)
-    cell.index_bytes = statistics.median(r["mirror_bytes"] for r in ok)
+    cell.index_bytes = statistics.median(r.mirror_bytes for r in ok)
     cell.first_trial_s = seconds[0]
     cell.warnings += stability_warnings(seconds)
     return cell

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -48,7 +49,7 @@ def test_interrupt_keeps_finished_trials_and_resume_finishes_the_rest(fake_jobs,
     with pytest.raises(KeyboardInterrupt):
         run(state, wheelhouse)
     kept = results.read_trials(state.run_dir).records
-    assert len(kept) == 2 and all(r["status"] == "success" for r in kept)
+    assert len(kept) == 2 and all(r.succeeded for r in kept)
     assert results.read_json(state.run_dir / "run.json")["status"] == "interrupted"
     assert (state.run_dir / "work").is_dir()  # snapshots stay for the resume
 
@@ -57,8 +58,8 @@ def test_interrupt_keeps_finished_trials_and_resume_finishes_the_rest(fake_jobs,
     assert len(resumed.done) == 2
     assert run(resumed, wheelhouse) == 0
     records = results.read_trials(state.run_dir).records
-    assert sorted(r["trial_id"] for r in records) == sorted(t.id for t in state.trials)
-    assert len({r["trial_id"] for r in records}) == len(records) == 6
+    assert sorted(r.trial_id for r in records) == sorted(t.id for t in state.trials)
+    assert len({r.trial_id for r in records}) == len(records) == 6
     run_info = results.read_json(state.run_dir / "run.json")
     assert run_info["status"] == "complete" and len(run_info["resumed_at"]) == 1
 
@@ -67,7 +68,8 @@ def test_records_carry_the_documented_fields(fake_jobs, tmp_path):
     _calls, wheelhouse = fake_jobs
     state = execute.start_run(PlanOptions(deps=["cli"], reps=1, seed=1), tmp_path / "r", port=0)
     run(state, wheelhouse)
-    record = results.read_trials(state.run_dir).records[0]
+    first_line = (state.run_dir / results.TRIALS_FILE).read_text().splitlines()[0]
+    record = json.loads(first_line)  # the file as written, not as read back
     for field in (
         "trial_id",
         "scenario",
@@ -111,8 +113,8 @@ def test_a_failing_trial_is_recorded_and_the_run_goes_on(fake_jobs, tmp_path):
     assert run(state, wheelhouse) == 1
     records = results.read_trials(state.run_dir).records
     assert len(records) == 4
-    assert [r["status"] for r in records].count("failure") == 1
-    assert records[0]["error"] == "step 4 (Run pytest): exit code 1"
+    assert [r.status for r in records].count("failure") == 1
+    assert records[0].error == "step 4 (Run pytest): exit code 1"
 
 
 @pytest.mark.parametrize(

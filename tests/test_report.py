@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 
 from bench import cli, results
-from tests.test_claims import trials
+from tests.records import trials
 
 RUN_INFO = {
     "schema": 1,
@@ -31,15 +32,7 @@ def make_run(folder, records):
     folder.mkdir()
     results.write_json_atomically(folder / "run.json", RUN_INFO)
     for number, record in enumerate(records):
-        record |= {
-            "schema": 1,
-            "trial_id": f"t{number}",
-            "repetition": 1,
-            "harness_fraction": 0.01,
-            "cache_hit": [],
-            "error": None,
-        }
-        results.append_trial(folder, record)
+        results.append_trial(folder, dataclasses.replace(record, trial_id=f"t{number}"))
     return folder
 
 
@@ -90,8 +83,7 @@ def test_a_truncated_trials_line(tmp_path, capsys):
 
 def test_a_run_with_only_failed_trials(tmp_path, capsys):
     records = trials("cli", "no-cache", "cold", install=10.0)
-    for record in records:
-        record["status"] = "failure"
+    records = [dataclasses.replace(r, status="failure") for r in records]
     run = make_run(tmp_path / "run", records)
     assert cli.main(["report", str(run)]) == 2
     assert "every trial in" in capsys.readouterr().err

@@ -33,7 +33,7 @@ def tiny_run(tiny_bench):
     state = execute.start_run(options, root / "results", port=port)
     progress = io.StringIO()
     failures = execute.execute(state, wheelhouse=wheelhouse, port=port, out=progress)
-    records = {r["trial_id"]: r for r in results.read_trials(state.run_dir).records}
+    records = {r.trial_id: r.to_json() for r in results.read_trials(state.run_dir).records}
     return state, failures, records, progress.getvalue()
 
 
@@ -188,7 +188,8 @@ def test_pip_poetry_and_pipenv_install_the_same_set(tiny_bench):
     )
     state = execute.start_run(options, root / "compare-results", port=port)
     execute.execute(state, wheelhouse=wheelhouse, port=port, out=io.StringIO())
-    (trial,) = results.read_trials(state.run_dir).records
+    (record,) = results.read_trials(state.run_dir).records
+    trial = record.to_json()
     assert trial["status"] == "success", trial["error"]
     freezes = {
         s["index"]: s["outputs"]["freeze"] for s in trial["steps"] if "freeze" in s["outputs"]

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bench.stats import CellStats
+from bench.vocabulary import REFERENCE_SCENARIO, REFERENCE_STATE, Cell
 
 HOLDS, FAILS, DEPENDS, UNMEASURED = "holds", "does not hold", "depends on the set", "not measured"
 MUCH_FASTER = 1.5  # "much faster": at least this ratio
@@ -28,8 +29,8 @@ Lookup = Callable[[str, str, str], CellStats | None]
 
 
 def _lookup(cells: Sequence[CellStats]) -> Lookup:
-    index = {(c.deps, c.scenario, c.state): c for c in cells if c.total is not None}
-    return lambda deps, scenario, state: index.get((deps, scenario, state))
+    index = {c.cell: c for c in cells if c.total is not None}
+    return lambda deps, scenario, state: index.get(Cell(deps, scenario, state))
 
 
 def _phase(cell: CellStats | None, phase: str) -> float | None:
@@ -67,7 +68,7 @@ def _pip_cache_much_faster(get: Lookup, sets: list[str]) -> Claim:
     results, evidence = [], []
     for deps in sets:
         base, warm = (
-            _phase(get(deps, "no-cache", "cold"), "install"),
+            _phase(get(deps, REFERENCE_SCENARIO, REFERENCE_STATE), "install"),
             _phase(get(deps, "pip-cache", "warm"), "install"),
         )
         if base is None or warm is None or warm <= 0:
@@ -103,13 +104,14 @@ def _venv_under_a_second(get: Lookup, sets: list[str]) -> Claim:
 def _cold_costs_a_little(get: Lookup, sets: list[str]) -> Claim:
     results, evidence = [], []
     for deps in sets:
-        base, cold = get(deps, "no-cache", "cold"), get(deps, "pip-cache", "cold")
+        base = get(deps, REFERENCE_SCENARIO, REFERENCE_STATE)
+        cold = get(deps, "pip-cache", "cold")
         if base is None or cold is None or base.total is None or cold.total is None:
             continue
         ratio = cold.total.median / base.total.median
         results.append(1.0 < ratio <= A_LITTLE_MORE)
         evidence.append(
-            f"{deps}: pip-cache cold {cold.total.median:.1f} s against no-cache "
+            f"{deps}: pip-cache cold {cold.total.median:.1f} s against {REFERENCE_SCENARIO} "
             f"{base.total.median:.1f} s ({ratio:.2f}x)"
         )
     return Claim(

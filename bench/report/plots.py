@@ -22,10 +22,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib import ticker
 
-from bench.results import PHASES
+from bench.results import TrialRecord
 from bench.stats import CellStats, cell_sort_key
+from bench.vocabulary import PHASES, REFERENCE_SCENARIO
 
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: selectable, searchable, smaller
+matplotlib.rcParams["svg.hashsalt"] = "ci-cache-bench"  # the same records draw the same file
 
 OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
 PHASE_COLOURS = dict(zip(PHASES, OKABE_ITO, strict=False))
@@ -44,7 +46,7 @@ def _save(figure: Any, folder: Path, stem: str) -> list[Path]:
     paths = []
     for extension in FORMATS:
         path = folder / f"{stem}.{extension}"
-        figure.savefig(path, dpi=110)
+        figure.savefig(path, dpi=110, metadata={"Date": None} if extension == "svg" else None)
         paths.append(path)
     plt.close(figure)
     return paths
@@ -52,7 +54,7 @@ def _save(figure: Any, folder: Path, stem: str) -> list[Path]:
 
 def phases_figure(
     cells: Sequence[CellStats],
-    records: Sequence[dict[str, Any]],
+    records: Sequence[TrialRecord],
     deps: str,
     folder: Path,
     context: dict[str, str],
@@ -110,11 +112,9 @@ def phases_figure(
     index = {(c.scenario, c.state): y for y, c in zip(positions, rows, strict=True)}
     for failed, marker, colour in ((False, "o", SERIES[0]), (True, "x", SERIES[3])):
         points = [
-            (r["total_ns"] / 1e9, index[(r["scenario"], r["state"])])
+            (r.total_s, index[(r.scenario, r.state)])
             for r in records
-            if r["deps"] == deps
-            and (r["scenario"], r["state"]) in index
-            and (r["status"] != "success") == failed
+            if r.deps == deps and (r.scenario, r.state) in index and (not r.succeeded) == failed
         ]
         if points:
             xs, ys = zip(*points, strict=True)
@@ -127,7 +127,10 @@ def phases_figure(
 
 
 def speedup_figure(
-    cells: Sequence[CellStats], folder: Path, context: dict[str, str], reference: str = "no-cache"
+    cells: Sequence[CellStats],
+    folder: Path,
+    context: dict[str, str],
+    reference: str = REFERENCE_SCENARIO,
 ) -> list[Path]:
     shown = sorted(
         (
@@ -198,10 +201,10 @@ def archive_figure(cells: Sequence[CellStats], folder: Path, context: dict[str, 
 
 def all_figures(
     cells: Sequence[CellStats],
-    records: Sequence[dict[str, Any]],
+    records: Sequence[TrialRecord],
     folder: Path,
     context: dict[str, str],
-    reference: str = "no-cache",
+    reference: str = REFERENCE_SCENARIO,
 ) -> list[Path]:
     paths: list[Path] = []
     for deps in sorted({c.deps for c in cells}):

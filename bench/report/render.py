@@ -13,9 +13,11 @@ from bench import results
 from bench.errors import BenchError
 from bench.report import plots, tables
 from bench.report.claims import evaluate_claims
+from bench.results import TrialRecord
 from bench.stats import CellStats, cell_stats
+from bench.vocabulary import REFERENCE_SCENARIO, REFERENCE_STATE
 
-REFERENCE = "no-cache"
+REFERENCE = REFERENCE_SCENARIO
 
 
 @dataclass(frozen=True)
@@ -25,13 +27,13 @@ class Rendered:
     csvs: list[Path]
 
 
-def load_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def load_run(run_dir: Path) -> tuple[dict[str, Any], list[TrialRecord]]:
     """The run's metadata and its trial records; bad or empty input is a clear error."""
     run_info = results.read_json(run_dir / results.RUN_FILE)
     records = results.read_whole_trials(run_dir)
     if not records:
         raise BenchError(f"{run_dir} has no trials yet; run or resume it first")
-    if all(r["status"] != "success" for r in records):
+    if not any(r.succeeded for r in records):
         raise BenchError(
             f"every trial in {run_dir} failed; nothing to report (see {run_dir / 'logs'})"
         )
@@ -82,7 +84,7 @@ def _context(run_info: dict[str, Any]) -> dict[str, str]:
 
 def report_text(
     run_info: dict[str, Any],
-    records: Sequence[dict[str, Any]],
+    records: Sequence[TrialRecord],
     cells: Sequence[CellStats],
     table_format: str = "github",
 ) -> str:
@@ -99,8 +101,9 @@ def report_text(
         table = tables.set_table(cells, deps, table_format)
         parts.append(table if table_format in ("github", "html") else f"```\n{table}\n```")
         parts.append(
-            "\nTimes are medians in seconds (total: median and IQR); speed-up is no-cache's "
-            "cold median over the row's median, with a 95 % bootstrap interval.\n"
+            "\nTimes are medians in seconds (total: median and IQR); speed-up is "
+            f"{REFERENCE}'s {REFERENCE_STATE} median over the row's median, with a 95 % "
+            "bootstrap interval.\n"
         )
         parts.append(f"![{deps}: time per phase](figures/phases-{deps}.png)\n")
     parts.append("## Across sets\n")
@@ -119,13 +122,13 @@ def report_text(
     return "\n".join(parts) + "\n"
 
 
-def _metadata(run_info: dict[str, Any], records: Sequence[dict[str, Any]]) -> str:
+def _metadata(run_info: dict[str, Any], records: Sequence[TrialRecord]) -> str:
     machine = run_info.get("machine", {})
     tools = machine.get("tools", {})
     profile = run_info.get("profile", {})
     harness = run_info.get("harness", {})
     plan = run_info.get("plan", {})
-    failed = sum(r["status"] != "success" for r in records)
+    failed = sum(not r.succeeded for r in records)
     rows = [
         ("date", run_info.get("started_at", "?")),
         ("status", f"{run_info.get('status', '?')}: {len(records)} trials, {failed} failed"),
@@ -160,7 +163,7 @@ def _metadata(run_info: dict[str, Any], records: Sequence[dict[str, Any]]) -> st
 
 def _findings(cells: Sequence[CellStats], deps: str) -> str:
     mine = [c for c in cells if c.deps == deps and c.total is not None]
-    base = next((c for c in mine if c.scenario == REFERENCE and c.state == "cold"), None)
+    base = next((c for c in mine if c.cell.is_reference), None)
     if base is None or base.total is None:
         return f"- **{deps}**: no {REFERENCE} baseline in this run.\n"
     lines = []
@@ -177,7 +180,7 @@ def _findings(cells: Sequence[CellStats], deps: str) -> str:
     penalties = [
         (c.scenario, c.total.median - base.total.median)
         for c in mine
-        if c.state == "cold" and c.scenario != REFERENCE and c.total is not None
+        if c.state == REFERENCE_STATE and not c.cell.is_reference and c.total is not None
     ]
     if penalties:
         listed = ", ".join(

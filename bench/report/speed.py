@@ -6,20 +6,19 @@ states, six repetitions. The target is under 10 s for the report, CSVs and every
 
 from __future__ import annotations
 
-import json
 import random
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from bench import results
 from bench.report.render import render
-from bench.results import PHASES
+from bench.results import TrialRecord
+from bench.vocabulary import PHASES, REFERENCE_SCENARIO
 
 SETS = ("cli", "web", "datascience", "native")
 SCENARIOS = (
-    "no-cache",
+    REFERENCE_SCENARIO,
     "pip-cache",
     "venv-cache",
     "venv-cache-skip",
@@ -31,37 +30,34 @@ SCENARIOS = (
 TARGET_S = 10.0
 
 
-def synthetic_records(trials: int = 500, seed: int = 1) -> list[dict[str, Any]]:
+def synthetic_records(trials: int = 500, seed: int = 1) -> list[TrialRecord]:
     rng = random.Random(seed)
     cells = [
         (deps, scenario, state)
         for deps in SETS
         for scenario in SCENARIOS
-        for state in (("cold",) if scenario == "no-cache" else ("cold", "warm", "partial"))
+        for state in (("cold",) if scenario == REFERENCE_SCENARIO else ("cold", "warm", "partial"))
     ]
     records = []
     for order in range(1, trials + 1):
         deps, scenario, state = cells[(order - 1) % len(cells)]
         phases = {p: int(rng.uniform(0.2, 20.0) * 1e9) for p in PHASES}
         records.append(
-            {
-                "schema": results.SCHEMA_VERSION,
-                "trial_id": f"{deps}/{scenario}/{state}/{order}",
-                "deps": deps,
-                "scenario": scenario,
-                "state": state,
-                "order": order,
-                "repetition": 1 + (order - 1) // len(cells),
-                "status": "success",
-                "error": None,
-                "total_ns": sum(phases.values()),
-                "phases_ns": phases,
-                "harness_fraction": 0.02,
-                "mirror_bytes": rng.randrange(10**8),
-                "cache_hit": [],
-                "restored_archive_bytes": 0 if state == "cold" else rng.randrange(10**8),
-                "saved_archive_bytes": rng.randrange(10**8) if state == "cold" else 0,
-            }
+            TrialRecord(
+                trial_id=f"{deps}/{scenario}/{state}/{order}",
+                deps=deps,
+                scenario=scenario,
+                state=state,
+                order=order,
+                repetition=1 + (order - 1) // len(cells),
+                status="success",
+                total_ns=sum(phases.values()),
+                phases_ns=phases,
+                harness_fraction=0.02,
+                mirror_bytes=rng.randrange(10**8),
+                restored_archive_bytes=0 if state == "cold" else rng.randrange(10**8),
+                saved_archive_bytes=rng.randrange(10**8) if state == "cold" else 0,
+            )
         )
     return records
 
@@ -80,9 +76,8 @@ def synthetic_run(folder: Path, trials: int = 500) -> Path:
             "harness": {},
         },
     )
-    with open(folder / results.TRIALS_FILE, "w") as handle:
-        for record in synthetic_records(trials):
-            handle.write(json.dumps(record) + "\n")
+    for record in synthetic_records(trials):
+        results.append_trial(folder, record)
     return folder
 
 

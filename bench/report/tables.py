@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from typing import Any
 
 from tabulate import tabulate
 
 from bench.errors import BenchError
-from bench.results import PHASES
+from bench.results import TrialRecord
 from bench.stats import CellStats, cell_sort_key
+from bench.vocabulary import PHASES
 
 FORMATS = ("github", "rst", "plain", "html")  # tabulate's names for them
 HEADERS = [
@@ -112,7 +112,7 @@ def cells_csv(cells: Sequence[CellStats]) -> str:
     return out.getvalue()
 
 
-def trials_csv(records: Sequence[dict[str, Any]]) -> str:
+def trials_csv(records: Sequence[TrialRecord]) -> str:
     """Every trial, one row each, phases in seconds."""
     out = io.StringIO()
     writer = csv.writer(out)
@@ -135,24 +135,24 @@ def trials_csv(records: Sequence[dict[str, Any]]) -> str:
             "error",
         ]
     )
-    for r in sorted(records, key=lambda r: r["order"]):
+    for r in sorted(records, key=lambda r: r.order):
         writer.writerow(
             [
-                r["trial_id"],
-                r["deps"],
-                r["scenario"],
-                r["state"],
-                r["repetition"],
-                r["order"],
-                r["status"],
-                r["total_ns"] / 1e9,
-                *[r["phases_ns"].get(p, 0) / 1e9 for p in PHASES],
-                r["harness_fraction"],
-                r["mirror_bytes"],
-                r["restored_archive_bytes"],
-                r["saved_archive_bytes"],
-                "|".join(r["cache_hit"]),
-                r["error"] or "",
+                r.trial_id,
+                r.deps,
+                r.scenario,
+                r.state,
+                r.repetition,
+                r.order,
+                r.status,
+                r.total_s,
+                *[r.phase_s(p) for p in PHASES],
+                r.harness_fraction,
+                r.mirror_bytes,
+                r.restored_archive_bytes,
+                r.saved_archive_bytes,
+                "|".join(r.cache_hit),
+                r.error or "",
             ]
         )
     return out.getvalue()

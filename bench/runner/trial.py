@@ -9,15 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bench.depsets import DependencySet
 from bench.ghcache.action import DEFAULT_SCOPE, Transfer
 from bench.ghcache.store import CacheStore
 from bench.mirror.server import MirrorServer
-from bench.results import PHASES
+from bench.results import StepRecord
 from bench.runner.sandbox import create_sandbox, remove_sandbox, runner_environment
 from bench.workflow.actions import ActionContext
 from bench.workflow.job import JobFailure, JobRun
@@ -41,7 +40,7 @@ class TrialSetup:
 class JobOutcome:
     success: bool
     error: str | None
-    steps: list[dict[str, Any]]
+    steps: list[StepRecord]
     job_ns: int
     wall_ns: int
     outputs: dict[str, dict[str, str]]
@@ -99,36 +98,12 @@ def run_job(
         teardown_started = time.perf_counter_ns()
         remove_sandbox(setup.runner_root)
         teardown_ns = time.perf_counter_ns() - teardown_started
-    records = [asdict(step) for step in steps]
     return JobOutcome(
         success=success,
         error=error,
-        steps=records,
-        job_ns=sum(step["duration_ns"] for step in records),
+        steps=steps,
+        job_ns=sum(step.duration_ns for step in steps),
         wall_ns=time.perf_counter_ns() - started,
         outputs=outputs,
         teardown_ns=teardown_ns,
     )
-
-
-def summarize_steps(steps: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per-phase times and the trial's cache and network figures, from its step records."""
-    phases = dict.fromkeys(PHASES, 0)
-    for step in steps:
-        for phase, ns in step["phases_ns"].items():
-            phases[phase] += ns
-    restores = [s["cache"] for s in steps if s["cache"] and s["cache"]["role"] == "restore"]
-    saves = [s["cache"] for s in steps if s["cache"] and s["cache"]["role"] == "save"]
-    return {
-        "phases_ns": phases,
-        "mirror_bytes": sum(s["mirror_bytes"] for s in steps),
-        "mirror_requests": sum(s["mirror_requests"] for s in steps),
-        "mirror_files": sum(s["mirror_files"] for s in steps),
-        "cache_hit": [c["cache_hit"] for c in restores],
-        "matched_keys": [c["matched_key"] for c in restores],
-        "restored_archive_bytes": sum(c["archive_bytes"] or 0 for c in restores),
-        "saved_archive_bytes": sum(c["archive_bytes"] or 0 for c in saves if c["saved"]),
-        "cached_folder_bytes": max(
-            [c.get("folder_bytes") or 0 for c in [*restores, *saves]], default=0
-        ),
-    }

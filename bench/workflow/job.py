@@ -14,7 +14,7 @@ import resource
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,8 +22,9 @@ from bench.errors import BenchError
 from bench.ghcache.archive import listing_totals
 from bench.ghcache.hashfiles import HashFilesError, hash_files
 from bench.mirror.server import MirrorServer
-from bench.results import PHASES
+from bench.results import StepRecord
 from bench.runner.measure import run_measured
+from bench.vocabulary import PHASES
 from bench.workflow import expressions as expr
 from bench.workflow.actions import ActionContext, ActionError, ActionResult, PostStep, find_action
 from bench.workflow.model import Step, Workflow
@@ -34,27 +35,6 @@ _SHELL_COMMANDS = {
     "sh": ["sh", "-e"],
     "python": ["python"],
 }
-
-
-@dataclass
-class StepRecord:
-    index: int
-    name: str
-    stage: str  # "main" or "post"
-    uses: str | None
-    phase: str
-    outcome: str  # success, failure, skipped
-    duration_ns: int = 0
-    phases_ns: dict[str, int] = field(default_factory=dict)
-    cpu_user_s: float = 0.0
-    cpu_system_s: float = 0.0
-    peak_rss_bytes: int | None = None
-    mirror_requests: int = 0
-    mirror_bytes: int = 0
-    mirror_files: int = 0
-    cache: dict[str, Any] | None = None
-    outputs: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
 
 
 @dataclass
