@@ -23,9 +23,12 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The main job: ``python -m bench run`` with the arguments given after ``--``."""
+    """The main job: ``python -m bench run`` with the arguments given after ``--`` (``--reps
+    auto`` unless they choose ``--reps``, ``--quick`` or ``--resume``)."""
     session.install("-e", ".")
-    session.run("python", "-m", "bench", "run", *session.posargs)
+    chosen = any(a.split("=")[0] in ("--reps", "--quick", "--resume") for a in session.posargs)
+    auto = [] if chosen else ["--reps", "auto"]
+    session.run("python", "-m", "bench", "run", *auto, *session.posargs)
 
 
 @nox.session

@@ -100,7 +100,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--deps", action="append", default=[], metavar="NAME_OR_DIR")
     run.add_argument("--workflow", action="append", default=[], metavar="FILE")
     run.add_argument("--states", type=_states, default=None, help="e.g. cold,warm,partial")
-    run.add_argument("--reps", type=_positive_int, default=None, help="repetitions (default 3)")
+    run.add_argument(
+        "--reps",
+        type=_reps,
+        default=None,
+        help="repetitions: a number (default 3), or 'auto': rounds go on until each cell's "
+        "median is within +-5 %% or its set's ranking is settled, or --budget is spent",
+    )
+    run.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="with --reps auto, start no trial after this many minutes (default 45)",
+    )
+    run.add_argument(
+        "--retry-busy",
+        action="store_true",
+        help="re-run, at the end of each round, trials during which other processes used over "
+        "30 %% of the CPU (machine_busy)",
+    )
+    run.add_argument(
+        "--no-sync",
+        action="store_true",
+        help="do not flush earlier writes to disk before each trial (to measure what it changes)",
+    )
     run.add_argument("--profile", default=None, help="network profile (default github-hosted)")
     run.add_argument("--seed", type=int, default=None, help="shuffle seed (default: random)")
     run.add_argument(
@@ -332,10 +356,12 @@ def cmd_mirror_shaping(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from bench import execute
     from bench.plan import DEFAULT_PROFILE, DEFAULT_REPS, QUICK_STATES, STATES, PlanOptions
+    from bench.stopping import DEFAULT_BUDGET_MIN
 
     if args.resume is not None:
         chosen = [a for a in ("scenario", "deps", "workflow") if getattr(args, a)]
         chosen += [a for a in ("states", "reps", "profile", "seed", "out") if getattr(args, a)]
+        chosen += [a for a in ("budget", "retry_busy", "no_sync") if getattr(args, a)]
         if chosen or args.quick:
             raise BenchError("--resume continues a run with its own plan; drop the other options")
         state = execute.resume_run(args.resume)
@@ -346,7 +372,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             deps=args.deps,
             workflows=args.workflow,
             states=args.states or list(QUICK_STATES if args.quick else STATES),
-            reps=args.reps or (1 if args.quick else DEFAULT_REPS),
+            reps=_fixed_reps(args.reps, args.quick, DEFAULT_REPS),
+            auto=args.reps == "auto",
+            budget_min=args.budget or (DEFAULT_BUDGET_MIN if args.reps == "auto" else None),
+            retry_busy=args.retry_busy,
+            sync=not args.no_sync,
             profile=args.profile or DEFAULT_PROFILE,
             seed=args.seed if args.seed is not None else random.randrange(2**31),
             quick=args.quick,
@@ -392,6 +422,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     threshold = parse_threshold(args.fail_above) if args.fail_above is not None else None
     changes = compare_runs(args.run_a, args.run_b)
     print(changes_table(changes))
+    untested = [c for c in changes if not c.tested]
+    if untested:
+        print(
+            f"{len(untested)} cell(s) not tested for significance: fewer than 3 trials a side; "
+            "--fail-above ignores them"
+        )
     if threshold is None:
         return 0
     slower = regressions(changes, threshold)
@@ -422,6 +458,21 @@ def cmd_deps_lock(args: argparse.Namespace) -> int:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _reps(text: str) -> int | str:
+    return "auto" if text == "auto" else _positive_int(text)
+
+
+def _fixed_reps(reps: int | str | None, quick: bool, default: int) -> int:
+    """The rounds planned up front: with 'auto', the minimum before the stopping rule."""
+    from bench.stopping import MIN_ROUNDS
+
+    if reps == "auto":
+        return MIN_ROUNDS
+    if isinstance(reps, int):
+        return reps
+    return 1 if quick else default
 
 
 def _states(text: str) -> list[str]:

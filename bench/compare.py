@@ -1,8 +1,10 @@
 """Two runs side by side: per cell the change in median total, with a bootstrap test.
 
 A change is significant when the 95 % bootstrap interval of the ratio of medians (B over A)
-leaves out 1. ``--fail-above 10%`` makes the command exit 1 when any cell is significantly
-slower in B by more than that, for use in CI.
+leaves out 1, and is never called significant with fewer than ``MIN_TRIALS`` successful trials
+on either side (the table says "not tested" and why). ``--fail-above 10%`` makes the command
+exit 1 when any cell is significantly slower in B by more than that, for use in CI. Trials run
+on a busy machine (``machine_busy`` over the threshold) are counted in the last column.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from tabulate import tabulate
 
 from bench import results
 from bench.errors import BenchError
-from bench.stats import speedup, successful_totals
+from bench.results import TrialRecord, latest_attempts
+from bench.stats import BUSY_THRESHOLD, MIN_TRIALS, speedup, successful_totals
 from bench.vocabulary import Cell
 
 
@@ -27,12 +30,28 @@ class Change:
     median_a: float
     median_b: float
     ratio: float  # B / A
-    low: float
-    high: float
+    low: float | None  # None with fewer than MIN_TRIALS trials a side
+    high: float | None
+    n_a: int = 0
+    n_b: int = 0
+    busy_a: int = 0  # trials over BUSY_THRESHOLD
+    busy_b: int = 0
+
+    @property
+    def tested(self) -> bool:
+        return self.low is not None and self.high is not None
 
     @property
     def significant(self) -> bool:
+        if self.low is None or self.high is None:
+            return False
         return self.low > 1.0 or self.high < 1.0
+
+    @property
+    def verdict(self) -> str:
+        if not self.tested:
+            return f"not tested: fewer than {MIN_TRIALS} trials (n={self.n_a} and {self.n_b})"
+        return "yes" if self.significant else "no"
 
     @property
     def label(self) -> str:
@@ -43,12 +62,18 @@ class Change:
         return (self.ratio - 1.0) * 100
 
 
-def _totals(run_dir: Path) -> dict[Cell, list[float]]:
-    return successful_totals(results.read_whole_trials(run_dir))
+def _busy(records: list[TrialRecord]) -> dict[Cell, int]:
+    busy: dict[Cell, int] = {}
+    for r in latest_attempts(records):
+        if r.succeeded and r.machine_busy is not None and r.machine_busy > BUSY_THRESHOLD:
+            busy[r.cell] = busy.get(r.cell, 0) + 1
+    return busy
 
 
 def compare_runs(run_a: Path, run_b: Path, seed: int = 0) -> list[Change]:
-    a, b = _totals(run_a), _totals(run_b)
+    records_a, records_b = results.read_whole_trials(run_a), results.read_whole_trials(run_b)
+    a, b = successful_totals(records_a), successful_totals(records_b)
+    busy_a, busy_b = _busy(records_a), _busy(records_b)
     common = sorted(set(a) & set(b))
     if not common:
         raise BenchError(f"{run_a} and {run_b} share no scenario, set and state to compare")
@@ -64,6 +89,10 @@ def compare_runs(run_a: Path, run_b: Path, seed: int = 0) -> list[Change]:
                 interval.estimate,
                 interval.low,
                 interval.high,
+                n_a=len(a[cell]),
+                n_b=len(b[cell]),
+                busy_a=busy_a.get(cell, 0),
+                busy_b=busy_b.get(cell, 0),
             )
         )
     return changes
@@ -75,16 +104,35 @@ def changes_table(changes: Sequence[Change], table_format: str = "github") -> st
             c.cell.deps,
             c.cell.scenario,
             c.cell.state,
-            f"{c.median_a:.1f}",
-            f"{c.median_b:.1f}",
+            f"{c.median_a:.1f} (n={c.n_a})",
+            f"{c.median_b:.1f} (n={c.n_b})",
             f"{c.percent:+.1f}%",
-            f"[{(c.low - 1) * 100:+.1f}%, {(c.high - 1) * 100:+.1f}%]",
-            "yes" if c.significant else "no",
+            "—"
+            if c.low is None or c.high is None
+            else f"[{(c.low - 1) * 100:+.1f}%, {(c.high - 1) * 100:+.1f}%]",
+            c.verdict,
+            _busy_text(c),
         ]
         for c in changes
     ]
-    headers = ["set", "scenario", "state", "A (s)", "B (s)", "change", "95% CI", "significant"]
+    headers = [
+        "set",
+        "scenario",
+        "state",
+        "A (s)",
+        "B (s)",
+        "change",
+        "95% CI",
+        "significant",
+        f"busy trials (> {BUSY_THRESHOLD:.0%})",
+    ]
     return tabulate(rows, headers=headers, tablefmt=table_format, disable_numparse=True)
+
+
+def _busy_text(change: Change) -> str:
+    if not (change.busy_a or change.busy_b):
+        return ""
+    return f"A {change.busy_a}, B {change.busy_b}"
 
 
 def parse_threshold(text: str) -> float:

@@ -5,10 +5,20 @@ snapshot its warm trials start from (so one cold run primes the warm ones); when
 partial trial comes before any such run, an untimed priming run (on the current or the previous
 revision) makes the snapshot. Snapshots live in the run's ``work/`` folder until the run ends,
 so ``--resume`` can continue an interrupted run where it stopped.
+
+Around each trial, untimed: the previous trial's writes are flushed (``os.sync``, unless the
+plan says ``sync: false``), and the runner the trial used, renamed aside when the job ended, is
+deleted (its time is recorded as ``cleanup_ns``). ``machine_busy`` is measured over the trial.
+With ``--retry-busy``, trials over the busy threshold run again at the end of their round; with
+``--reps auto``, rounds of the cells that need more trials follow the first three until
+``bench.stopping`` lets every cell stop or the budget is spent.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import random
 import shutil
 import socket
 import sys
@@ -20,7 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench import metadata, results
+from bench import metadata, results, stopping
+from bench.busy import BusyMeter, machine_state
 from bench.depsets import DependencySet
 from bench.errors import BenchError
 from bench.ghcache.store import CacheStore
@@ -33,10 +44,12 @@ from bench.results import StepTotals, TrialRecord
 from bench.runner.pythons import select_interpreter
 from bench.runner.sandbox import create_sandbox, remove_sandbox
 from bench.runner.trial import JobOutcome, TrialSetup, copy_store, run_job
+from bench.stats import BUSY_THRESHOLD, successful_totals
 from bench.workflow.actions import install_python
 from bench.workflow.model import Workflow
 
 RESULTS_ROOT = Path(__file__).resolve().parents[1] / "results"
+budget_clock = time.monotonic  # what --budget is measured with (tests replace it)
 
 
 @dataclass
@@ -45,6 +58,9 @@ class RunState:
     options: PlanOptions
     trials: list[Trial]
     done: set[str] = field(default_factory=set)
+    records: list[TrialRecord] = field(default_factory=list)
+    stop_reasons: dict[str, str] = field(default_factory=dict)  # cell id -> why it stopped
+    retries: dict[str, int] = field(default_factory=dict)  # trial id -> attempt now running
 
 
 def ensure_port_free(port: int = BENCH_MIRROR_PORT) -> None:
@@ -81,6 +97,7 @@ def resume_run(run_dir: Path) -> RunState:
     state = RunState(run_dir, options, build_plan(options))
     lines = results.read_trials(run_dir)
     state.done = {record.trial_id for record in lines.records}
+    state.records = list(lines.records)
     return state
 
 
@@ -116,8 +133,9 @@ def execute(
     print(f"run folder: {state.run_dir}", file=out)
     work = state.run_dir / "work"
     run_info = _run_info(state, profile, port)
+    for warning in run_info["machine_state"]["warnings"]:
+        print(f"warning: {warning}", file=out)
     results.write_json_atomically(state.run_dir / results.RUN_FILE, run_info)
-    failures = 0
     started = time.monotonic()
     try:
         with MirrorServer(wheelhouse, port=port, profile=profile) as mirror:
@@ -129,42 +147,160 @@ def execute(
                 index_url=mirror.index_url(),
                 transfer=profile.cache_transfer(),
                 mirror=mirror,
+                discard=work / "runner.discarded",
             )
             pending = [t for t in state.trials if t.id not in state.done]
             prepare_pythons({t.cell.scenario.name: t.cell.scenario.job for t in pending}, setup)
-            loop_started = time.monotonic()
             print(
-                f"{len(pending)} trial(s) to run of {len(state.trials)}, "
+                f"{len(pending)} trial(s) to run of {len(state.trials)}"
+                f"{' (more rounds as needed: --reps auto)' if options.auto else ''}, "
                 f"profile {profile.name}, seed {options.seed}",
                 file=out,
             )
-            for position, trial in enumerate(pending, start=1):
-                record = _run_trial(trial, state, setup, work)
-                results.append_trial(state.run_dir, record)
-                state.done.add(trial.id)
-                failures += not record.succeeded
-                _progress(out, position, len(pending), trial, record, loop_started)
+            _trial_loop(state, pending, setup, work, out)
     except KeyboardInterrupt:
         run_info |= {"status": "interrupted", "finished_at": _now()}
+        run_info["stopping"] = state.stop_reasons
         results.write_json_atomically(state.run_dir / results.RUN_FILE, run_info)
         print(
             f"\ninterrupted: {len(state.done)} trial(s) kept in {state.run_dir}; "
             f"continue with: python -m bench run --resume {state.run_dir}",
             file=out,
         )
+        _finish_report(state.run_dir, out)
         raise
+    failures = sum(not r.succeeded for r in results.latest_attempts(state.records))
     run_info |= {
         "status": "complete",
         "finished_at": _now(),
         "wall_s": round(time.monotonic() - started, 3),
         "trials_failed": failures,
+        "stopping": state.stop_reasons,
     }
     results.write_json_atomically(state.run_dir / results.RUN_FILE, run_info)
     shutil.rmtree(work, ignore_errors=True)
     print(
         f"done: {len(state.done)} trial(s), {failures} failed; records in {state.run_dir}", file=out
     )
+    _finish_report(state.run_dir, out)
     return failures
+
+
+def _finish_report(run_dir: Path, out: TextIO) -> None:
+    """Write report.md, figures and CSVs into the run folder and print the short summary."""
+    from bench.report.render import render, short_summary
+
+    try:
+        rendered = render(run_dir)
+    except BenchError as error:  # e.g. no successful trial yet: say so, keep the records
+        print(f"no report: {error}", file=out)
+        return
+    print(f"report: {rendered.report}", file=out)
+    print(short_summary(run_dir), file=out, flush=True)
+
+
+def _trial_loop(
+    state: RunState, pending: list[Trial], setup: TrialSetup, work: Path, out: TextIO
+) -> None:
+    """Run ``pending`` round by round; retry busy trials and add rounds as the options say."""
+    options = state.options
+    loop_started = time.monotonic()
+    budget_started = budget_clock()
+    budget_s = options.budget_min * 60 if options.budget_min else None
+    queue = list(pending)
+    if setup.discard is not None:
+        remove_sandbox(setup.discard)  # a runner an interrupted session left aside
+    next_order = max([t.order for t in state.trials] + [r.order for r in state.records]) + 1
+    position = 0
+    while True:
+        if options.auto and not queue:
+            done_rounds = max([r.repetition for r in state.records] + [0])
+            queue = _next_round(state, done_rounds + 1, next_order)
+            next_order += len(queue)
+        if not queue:
+            break
+        round_number = queue[0].repetition
+        this_round = [t for t in queue if t.repetition == round_number]
+        queue = [t for t in queue if t.repetition != round_number]
+        retried = False
+        while this_round:
+            trial = this_round.pop(0)
+            if budget_s is not None and budget_clock() - budget_started > budget_s:
+                _stop_all(state, stopping.BUDGET)
+                print(f"budget of {options.budget_min:g} min spent: stopping", file=out)
+                return
+            record = _recorded_trial(trial, state, setup, work)
+            position += 1
+            _progress(out, position, position + len(this_round) + len(queue), trial, record,
+                      loop_started)  # fmt: skip
+            if not this_round and options.retry_busy and not retried:
+                retried = True
+                busy = _busy_trials(state, round_number)
+                for attempt, busy_trial in busy:
+                    this_round.append(dataclasses.replace(busy_trial, order=next_order))
+                    state.retries[busy_trial.id] = attempt + 1
+                    next_order += 1
+                if busy:
+                    print(f"re-running {len(busy)} trial(s) run on a busy machine", file=out)
+    if not options.auto:
+        _stop_all(state, f"--reps {options.reps}")
+
+
+def _recorded_trial(trial: Trial, state: RunState, setup: TrialSetup, work: Path) -> TrialRecord:
+    """One trial between the untimed chores: flush, measure, record, delete the used runner."""
+    sync_ns = 0
+    if state.options.sync:
+        sync_started = time.perf_counter_ns()
+        os.sync()
+        sync_ns = time.perf_counter_ns() - sync_started
+    with BusyMeter() as meter:
+        record = _run_trial(trial, state, setup, work)
+    record.machine_busy = meter.busy
+    record.attempt = state.retries.get(trial.id, 1)
+    record.sync_ns = sync_ns
+    cleanup_started = time.perf_counter_ns()
+    if setup.discard is not None:
+        remove_sandbox(setup.discard)
+    record.cleanup_ns = time.perf_counter_ns() - cleanup_started
+    results.append_trial(state.run_dir, record)
+    state.records.append(record)
+    state.done.add(trial.id)
+    return record
+
+
+def _busy_trials(state: RunState, round_number: int) -> list[tuple[int, Trial]]:
+    """This round's trials whose last attempt ran on a busy machine (retried once each)."""
+    by_id = {t.id: t for t in state.trials}
+    found = []
+    for record in results.latest_attempts(state.records):
+        busy = record.machine_busy is not None and record.machine_busy > BUSY_THRESHOLD
+        if busy and record.repetition == round_number and record.attempt == 1:
+            trial = by_id.get(record.trial_id)
+            if trial is not None:
+                found.append((record.attempt, trial))
+    return found
+
+
+def _next_round(state: RunState, repetition: int, first_order: int) -> list[Trial]:
+    """The cells ``bench.stopping`` says need more trials, shuffled, as one more round."""
+    totals = successful_totals(state.records)
+    cells = {t.cell.identity: t.cell for t in state.trials}
+    reasons = stopping.stop_reasons(
+        {c: totals.get(c, []) for c in cells}, rounds=repetition - 1, seed=state.options.seed
+    )
+    for cell, reason in reasons.items():
+        if reason is not None:
+            state.stop_reasons.setdefault(cell.id, reason)
+    going_on = [cells[c] for c, reason in reasons.items() if reason is None]
+    random.Random(f"{state.options.seed}-{repetition}").shuffle(going_on)
+    added = [Trial(cell, repetition, order=first_order + i) for i, cell in enumerate(going_on)]
+    state.trials += added
+    return added
+
+
+def _stop_all(state: RunState, reason: str) -> None:
+    for trial in state.trials:
+        state.stop_reasons.setdefault(trial.cell.id, reason)
 
 
 def prepare_pythons(workflows: dict[str, Workflow], setup: TrialSetup) -> None:
@@ -199,6 +335,7 @@ def _run_info(state: RunState, profile: Any, port: int) -> dict[str, Any]:
         "machine": metadata.machine_metadata(),
         "harness": metadata.harness_commit(),
         "mirror_port": port,
+        "machine_state": machine_state(state.run_dir).to_json(),
     }
 
 
@@ -283,6 +420,8 @@ def _ensure_snapshot(cell: PlannedCell, setup: TrialSetup, work: Path) -> str | 
         setup=setup,
         log_name=f"priming-{cell.id.replace('/', '-')}",
     )
+    if setup.discard is not None:
+        remove_sandbox(setup.discard)  # untimed, like the whole priming run
     if not outcome.success:
         revision = "previous" if previous else "current"
         return f"priming run ({revision} revision) failed: {outcome.error}"

@@ -77,6 +77,10 @@ class PlanOptions:
     profile: str = DEFAULT_PROFILE
     seed: int = 0
     quick: bool = False
+    auto: bool = False  # --reps auto: rounds go on until bench.stopping says each cell may stop
+    budget_min: float | None = None  # --budget: no trial starts after this many minutes
+    retry_busy: bool = False  # re-run, at the end of a round, trials on a busy machine
+    sync: bool = True  # flush earlier writes to disk (untimed) before each trial
 
     def to_json(self) -> dict:
         return asdict(self)

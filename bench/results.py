@@ -23,8 +23,8 @@ from bench.vocabulary import PHASES, STATES, Cell
 
 __all__ = ["PHASES", "STATES", "StepRecord", "TrialRecord"]  # PHASES, STATES: see vocabulary
 
-SCHEMA_VERSION = 1
-READABLE_SCHEMAS = (1,)  # the trial-line shapes ``TrialRecord.from_json`` understands
+SCHEMA_VERSION = 2  # 2 added machine_busy, attempt, sync_ns, cleanup_ns (docs/results-schema.md)
+READABLE_SCHEMAS = (1, 2)  # the trial-line shapes ``TrialRecord.from_json`` understands
 TRIALS_FILE = "trials.jsonl"
 RUN_FILE = "run.json"
 PLAN_FILE = "plan.json"
@@ -135,6 +135,11 @@ class TrialRecord:
     cached_folder_bytes: int = 0
     store_after: list[dict[str, Any]] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
+    # schema 2
+    machine_busy: float | None = None  # share of the machine's CPU used outside the trial
+    attempt: int = 1  # 2 or more: a re-run of a trial whose machine was busy (--retry-busy)
+    sync_ns: int = 0  # flushing earlier writes to disk before the trial; untimed
+    cleanup_ns: int = 0  # deleting the runner set aside by the trial; untimed
 
     @property
     def cell(self) -> Cell:
@@ -167,6 +172,16 @@ class TrialRecord:
             return cls(**known)
         except TypeError as error:  # a required field is missing
             raise ValueError(str(error)) from None
+
+
+def latest_attempts(records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """Each trial's last attempt: a re-run (``--retry-busy``) replaces the busy one."""
+    latest: dict[str, TrialRecord] = {}
+    for record in records:
+        kept = latest.get(record.trial_id)
+        if kept is None or record.attempt >= kept.attempt:
+            latest[record.trial_id] = record
+    return sorted(latest.values(), key=lambda r: r.order)
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:

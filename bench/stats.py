@@ -6,6 +6,9 @@ Quartiles use linear interpolation between order statistics (the "inclusive" met
 middle two. Speed-up is the reference's median over the scenario's median (2.0 = twice as
 fast), with a percentile bootstrap interval from resampling both samples, seeded so a report
 rebuilt from the same records shows the same interval.
+
+No interval comes from fewer than ``MIN_TRIALS`` trials on either side: a bootstrap of one or
+two values only repeats them ("1.06-1.06x" from single trials), which reads as certainty.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bench.results import TrialRecord
+from bench.results import TrialRecord, latest_attempts
 from bench.vocabulary import PHASES, REFERENCE_SCENARIO, Cell
 
 UNSTABLE_IQR_RATIO = 0.10
-MIN_REPETITIONS = 3
+MIN_TRIALS = 3  # no interval, verdict or significance from fewer successful trials a side
+BUSY_THRESHOLD = 0.3  # a trial whose machine was busier than this (0-1) is flagged
 SLOW_FIRST_RATIO = 1.5
 BOOTSTRAP_RESAMPLES = 2000
 
@@ -66,14 +70,36 @@ def _quantile(ordered: Sequence[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class Interval:
+    """A ratio of medians and its 95 % interval; no bounds from fewer than ``MIN_TRIALS``."""
+
     estimate: float
-    low: float
-    high: float
+    low: float | None
+    high: float | None
+    n_reference: int = 0
+    n_candidate: int = 0
+
+    @property
+    def bounded(self) -> bool:
+        return self.low is not None and self.high is not None
+
+    @property
+    def n(self) -> int:
+        """The smaller sample's size."""
+        return min(self.n_reference, self.n_candidate)
+
+    def why_unbounded(self) -> str:
+        return (
+            f"no interval from fewer than {MIN_TRIALS} trials "
+            f"(n={self.n_reference} and {self.n_candidate})"
+        )
 
 
 def speedup(reference: Sequence[float], candidate: Sequence[float], seed: int = 0) -> Interval:
     """median(reference) / median(candidate), with a 95 % percentile bootstrap interval."""
     estimate = statistics.median(reference) / statistics.median(candidate)
+    sizes = len(reference), len(candidate)
+    if min(sizes) < MIN_TRIALS:
+        return Interval(estimate, None, None, *sizes)
     rng = random.Random(seed)
     ratios = []
     median = statistics.median
@@ -82,7 +108,7 @@ def speedup(reference: Sequence[float], candidate: Sequence[float], seed: int = 
         cand = rng.choices(candidate, k=len(candidate))
         ratios.append(median(ref) / median(cand))
     ratios.sort()
-    return Interval(estimate, _quantile(ratios, 0.025), _quantile(ratios, 0.975))
+    return Interval(estimate, _quantile(ratios, 0.025), _quantile(ratios, 0.975), *sizes)
 
 
 @dataclass
@@ -97,8 +123,14 @@ class CellStats:
     archive_bytes: float | None = None  # median restored (or, cold, saved) archive size
     index_bytes: float | None = None  # median bytes downloaded from the package index
     first_trial_s: float | None = None
+    busy_trials: int = 0  # trials whose machine_busy was over BUSY_THRESHOLD
     speedup: Interval | None = None
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        """Successful trials: the sample every median of this cell comes from."""
+        return self.total.n if self.total is not None else 0
 
     @property
     def deps(self) -> str:
@@ -121,7 +153,7 @@ def cell_sort_key(cell: CellStats) -> tuple[str, str, int]:
 def successful_totals(records: Sequence[TrialRecord]) -> dict[Cell, list[float]]:
     """Each cell's successful trials' totals in seconds, in run order."""
     totals: dict[Cell, list[float]] = {}
-    for record in sorted(records, key=lambda r: r.order):
+    for record in latest_attempts(records):
         if record.succeeded:
             totals.setdefault(record.cell, []).append(record.total_s)
     return totals
@@ -131,6 +163,7 @@ def cell_stats(
     records: Sequence[TrialRecord], reference: str = REFERENCE_SCENARIO, seed: int = 0
 ) -> list[CellStats]:
     """Statistics per (set, scenario, state); speed-ups against ``reference`` cold on the set."""
+    records = latest_attempts(records)
     groups: dict[Cell, list[TrialRecord]] = {}
     for record in records:
         groups.setdefault(record.cell, []).append(record)
@@ -159,6 +192,13 @@ def _one_cell(key: Cell, group: list[TrialRecord]) -> CellStats:
     cell.index_bytes = statistics.median(r.mirror_bytes for r in ok)
     cell.first_trial_s = seconds[0]
     cell.warnings += stability_warnings(seconds)
+    busy = [r.machine_busy for r in ok if r.machine_busy is not None]
+    cell.busy_trials = sum(b > BUSY_THRESHOLD for b in busy)
+    if cell.busy_trials:
+        cell.warnings.append(
+            f"{cell.busy_trials} trial(s) ran on a busy machine (other processes used over "
+            f"{BUSY_THRESHOLD:.0%} of the CPU; highest {max(busy):.0%})"
+        )
     return cell
 
 
@@ -166,12 +206,14 @@ def stability_warnings(seconds_in_run_order: Sequence[float]) -> list[str]:
     """The warnings pyperf and hyperfine give, for one cell's totals in the order they ran."""
     warnings = []
     summary = summarize(seconds_in_run_order)
-    if summary.n < MIN_REPETITIONS:
-        warnings.append(f"only {summary.n} repetition(s); at least {MIN_REPETITIONS} are needed")
+    if summary.n < MIN_TRIALS:
+        warnings.append(
+            f"only {summary.n} trial(s): no interval or verdict from fewer than {MIN_TRIALS}"
+        )
     if summary.median > 0 and summary.iqr > UNSTABLE_IQR_RATIO * summary.median:
         share = summary.iqr / summary.median
         warnings.append(f"unstable: the IQR is {share:.0%} of the median")
-    if summary.n >= MIN_REPETITIONS:
+    if summary.n >= MIN_TRIALS:
         rest = statistics.median(seconds_in_run_order[1:])
         first = seconds_in_run_order[0]
         if rest > 0 and first > SLOW_FIRST_RATIO * rest:

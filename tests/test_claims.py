@@ -73,3 +73,21 @@ def test_venv_cache_wins_on_large_trees(small_warm, expected):
     records += trials("datascience", "no-cache", "cold", install=58.0, total=60.0)
     records += trials("datascience", "venv-cache-skip", "warm", install=0, total=8.0, archive=130e6)
     assert claim(records, "The venv cache wins").verdict == expected
+
+
+def test_no_verdict_from_cells_with_fewer_than_three_trials():
+    records = trials("cli", "no-cache", "cold", install=10.0, n=1)
+    records += trials("cli", "pip-cache", "warm", install=2.0, n=1)
+    result = claim(records, "Caching pip's download folder")
+    assert result.verdict == "not enough trials (n=1)"
+    assert "cli/no-cache/cold (n=1)" in result.evidence[0]
+
+
+def test_a_short_set_is_left_out_and_named_while_the_others_judge():
+    records = trials("cli", "no-cache", "cold", install=10.0)
+    records += trials("cli", "pip-cache", "warm", install=2.0)
+    records += trials("web", "no-cache", "cold", install=10.0, n=2)
+    records += trials("web", "pip-cache", "warm", install=9.0, n=2)  # would not hold
+    result = claim(records, "Caching pip's download folder")
+    assert result.verdict == HOLDS
+    assert any("web/no-cache/cold (n=2)" in line for line in result.evidence)

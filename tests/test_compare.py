@@ -52,3 +52,26 @@ def test_a_bad_threshold_is_a_clear_error(tmp_path, threshold, capsys):
     a = run_with(tmp_path / "a", A)
     assert cli.main(["compare", str(a), str(a), f"--fail-above={threshold}"]) == 2
     assert capsys.readouterr().err.startswith("error: --fail-above")
+
+
+def test_no_significance_from_fewer_than_three_trials_a_side(tmp_path, capsys):
+    def single(folder, seconds):
+        records = trials("cli", "pip-cache", "warm", install=1.0, total=seconds, n=1)
+        return make_run(folder, records)
+
+    a, b = single(tmp_path / "a", 8.0), single(tmp_path / "b", 11.0)  # +37.5 %
+    assert cli.main(["compare", str(a), str(b), "--fail-above", "10%"]) == 0
+    out = capsys.readouterr().out
+    assert "+37.5%" in out and "not tested: fewer than 3 trials (n=1 and 1)" in out
+    assert "1 cell(s) not tested for significance" in out and "slower:" not in out
+
+
+def test_busy_trials_are_counted_beside_the_change(tmp_path, capsys):
+    records = [
+        dataclasses.replace(r, machine_busy=0.8)
+        for r in trials("cli", "pip-cache", "warm", install=1.0, n=3)
+    ]
+    a = make_run(tmp_path / "a", records)
+    assert cli.main(["compare", str(a), str(a)]) == 0
+    out = capsys.readouterr().out
+    assert "busy trials (> 30%)" in out and "A 3, B 3" in out

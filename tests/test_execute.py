@@ -189,3 +189,100 @@ def test_a_busy_mirror_port_is_refused_before_a_run_folder_is_made(tmp_path, cap
         port = holder.getsockname()[1]
         with pytest.raises(execute.BenchError, match=f"port {port} .* in use"):
             execute.ensure_port_free(port)
+
+
+def test_the_report_is_written_at_the_end_and_a_summary_printed(fake_jobs, tmp_path):
+    _calls, wheelhouse = fake_jobs
+    options = PlanOptions(scenarios=["no-cache", "pip-cache"], deps=["cli"], reps=3, seed=5,
+                          states=["cold", "warm"])  # fmt: skip
+    state = execute.start_run(options, tmp_path / "r", port=0)
+    out = io.StringIO()
+    assert execute.execute(state, wheelhouse=wheelhouse, port=0, out=out) == 0
+    printed = out.getvalue()
+    for name in ("report.md", "summary.csv", "trials.csv", "figures/speedup.png"):
+        assert (state.run_dir / name).is_file(), name
+    assert "summary of" in printed and "cli, warm: pip-cache" in printed
+    assert "95 % interval" in printed
+    run_info = results.read_json(state.run_dir / "run.json")
+    assert set(run_info["machine_state"]) >= {"load_average", "memory_available_bytes",
+                                              "disk_free_bytes", "warnings"}  # fmt: skip
+    assert run_info["stopping"]["pip-cache/cli/warm"] == "--reps 3"
+    record = results.read_trials(state.run_dir).records[0]
+    assert record.schema == 2 and record.machine_busy is not None and 0 <= record.machine_busy <= 1
+    assert record.sync_ns > 0 and record.attempt == 1
+
+
+def test_the_report_is_written_after_an_interrupt_for_what_there_is(fake_jobs, tmp_path):
+    calls, wheelhouse = fake_jobs
+    options = PlanOptions(scenarios=["no-cache"], deps=["cli"], reps=3, seed=5)
+    state = execute.start_run(options, tmp_path / "r", port=0)
+    calls["interrupt_at"] = 3
+    out = io.StringIO()
+    with pytest.raises(KeyboardInterrupt):
+        execute.execute(state, wheelhouse=wheelhouse, port=0, out=out)
+    text = (state.run_dir / "report.md").read_text()
+    assert "status | interrupted: 2 trials" in text
+    assert "fewer than 3 successful trials" in out.getvalue()  # n=2: no interval, and it says so
+
+
+def test_no_sync_is_recorded_and_skips_the_flush(fake_jobs, tmp_path):
+    _calls, wheelhouse = fake_jobs
+    options = PlanOptions(scenarios=["no-cache"], deps=["cli"], reps=1, seed=5, sync=False)
+    state = execute.start_run(options, tmp_path / "r", port=0)
+    run(state, wheelhouse)
+    (record,) = results.read_trials(state.run_dir).records
+    assert record.sync_ns == 0
+    assert results.read_json(state.run_dir / "plan.json")["sync"] is False
+
+
+def test_auto_repetitions_stop_when_every_cell_converged(fake_jobs, tmp_path):
+    _calls, wheelhouse = fake_jobs  # every job takes exactly 1000 ns: converged at once
+    options = PlanOptions(scenarios=["no-cache"], deps=["cli", "web"], reps=3, seed=5, auto=True)
+    state = execute.start_run(options, tmp_path / "r", port=0)
+    run(state, wheelhouse)
+    assert len(results.read_trials(state.run_dir).records) == 6  # three rounds, no more
+    stopping = results.read_json(state.run_dir / "run.json")["stopping"]
+    assert stopping == {"no-cache/cli/cold": "converged", "no-cache/web/cold": "converged"}
+
+
+def test_auto_repetitions_go_on_for_a_noisy_cell_until_the_budget(fake_jobs, monkeypatch, tmp_path):
+    _calls, wheelhouse = fake_jobs
+    noisy = iter([1_000, 3_000, 9_000] * 100)
+
+    def run_job(workflow, deps, **_kwargs):
+        return JobOutcome(True, None, [], job_ns=next(noisy), wall_ns=2_000, outputs={})
+
+    monkeypatch.setattr(execute, "run_job", run_job)
+    clock = iter(range(0, 10_000, 60))  # each reading one minute later
+    monkeypatch.setattr(execute, "budget_clock", lambda: next(clock))
+    options = PlanOptions(scenarios=["no-cache"], deps=["cli"], reps=3, seed=5, auto=True,
+                          budget_min=6)  # fmt: skip
+    state = execute.start_run(options, tmp_path / "r", port=0)
+    run(state, wheelhouse)
+    records = results.read_trials(state.run_dir).records
+    assert len(records) == 6  # more rounds than three; the seventh would start after 6 min
+    stopping = results.read_json(state.run_dir / "run.json")["stopping"]
+    assert stopping == {"no-cache/cli/cold": "budget spent"}
+
+
+def test_retry_busy_runs_a_busy_trial_again_at_the_end_of_its_round(fake_jobs, monkeypatch,
+                                                                     tmp_path):  # fmt: skip
+    _calls, wheelhouse = fake_jobs
+    readings = iter([0.9] + [0.0] * 20)
+
+    class Meter:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.busy = next(readings)
+
+    monkeypatch.setattr(execute, "BusyMeter", Meter)
+    options = PlanOptions(scenarios=["no-cache"], deps=["cli", "web"], reps=1, seed=5,
+                          retry_busy=True)  # fmt: skip
+    state = execute.start_run(options, tmp_path / "r", port=0)
+    run(state, wheelhouse)
+    records = results.read_trials(state.run_dir).records
+    assert [r.attempt for r in records] == [1, 1, 2]
+    assert records[2].trial_id == records[0].trial_id and records[2].order > records[1].order
+    assert len(results.latest_attempts(records)) == 2

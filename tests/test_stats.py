@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -44,7 +45,7 @@ def test_speedup_is_the_ratio_of_medians_with_a_reproducible_interval():
     ("seconds", "expected"),
     [
         ([10.0, 10.1, 10.0], []),
-        ([10.0, 10.0], ["only 2 repetition(s); at least 3 are needed"]),
+        ([10.0, 10.0], ["only 2 trial(s): no interval or verdict from fewer than 3"]),
         ([10.0, 10.5, 20.0], ["unstable: the IQR is 48% of the median"]),
         (
             [30.0, 10.0, 10.0, 10.0, 10.0, 10.0],
@@ -76,3 +77,24 @@ def test_cells_count_failures_and_compare_with_no_cache_cold():
     pip = cells[("pip", "cold")]
     assert pip.total is None and pip.speedup is None and pip.failed == 1
     assert cells[("no-cache", "cold")].speedup.estimate == 1.0
+
+
+def test_no_interval_from_fewer_than_three_trials_a_side():
+    one = speedup([10.0], [8.0])
+    assert one.estimate == 1.25 and (one.low, one.high) == (None, None)
+    assert not one.bounded and one.why_unbounded() == (
+        "no interval from fewer than 3 trials (n=1 and 1)"
+    )
+    assert not speedup([10.0, 10.0, 10.0], [8.0, 8.0]).bounded
+    assert speedup([10.0, 10.0, 10.0], [8.0, 8.0, 8.0]).bounded
+
+
+def test_a_later_attempt_replaces_a_busy_trial():
+    busy = record("venv", "warm", 50.0, 1, machine_busy=0.9)
+    again = record("venv", "warm", 5.0, 9, machine_busy=0.01, attempt=2)
+    again = dataclasses.replace(again, trial_id=busy.trial_id)  # the same trial, run again
+    quiet = [record("venv", "warm", 5.0, n) for n in (2, 3)]
+    (cell,) = cell_stats([busy, *quiet, again])
+    assert cell.trials == 3 and cell.total.median == 5.0 and cell.busy_trials == 0
+    (flagged,) = cell_stats([busy, *quiet])
+    assert flagged.busy_trials == 1 and any("busy machine" in w for w in flagged.warnings)

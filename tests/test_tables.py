@@ -15,9 +15,11 @@ from tests.records import record
 RECORDS = [
     record("no-cache", "cold", 20.0, 1),
     record("no-cache", "cold", 22.0, 2),
-    record("venv", "warm", 5.0, 3),
+    record("no-cache", "cold", 21.0, 3),
     record("venv", "warm", 5.0, 4),
-    record("venv", "cold", 30.0, 5, status="failure"),
+    record("venv", "warm", 5.0, 5),
+    record("venv", "warm", 5.0, 6),
+    record("venv", "cold", 30.0, 7, status="failure"),
 ]
 
 
@@ -34,8 +36,18 @@ def test_every_format_renders_the_rows(cells, table_format, marker):
     text = set_table(cells, "cli", table_format)
     assert marker in text
     assert "4.20x [4.00, 4.40]" in text  # 21 s / 5 s, bootstrap bounds from the extremes
-    assert "21.0 (1.0)" in text  # median total and IQR of no-cache
+    assert "21.0 (1.0) n=3" in text  # median total, IQR and trials of no-cache
     assert "venv (1/1 failed)" in text and "all failed" in text
+
+
+def test_fewer_than_three_trials_give_no_interval():
+    cells = cell_stats(RECORDS[:2] + RECORDS[3:5])  # two trials a side
+    text = set_table(cells, "cli")
+    assert "4.20x [—]" in text and "5.0 (0.0) n=2" in text
+    summary = list(csv.DictReader(io.StringIO(cells_csv(cells))))
+    warm = next(r for r in summary if r["state"] == "warm")
+    assert warm["speedup"] == "4.2" and warm["speedup_low"] == warm["speedup_high"] == ""
+    assert "no interval or verdict from fewer than 3" in warm["warnings"]
 
 
 def test_an_unknown_format_is_a_clear_error(cells):
@@ -52,4 +64,4 @@ def test_csv_exports(cells):
     ]
     assert float(summary[2]["total_median_s"]) == 5.0 and summary[1]["total_median_s"] == ""
     trials = list(csv.DictReader(io.StringIO(trials_csv(RECORDS))))
-    assert len(trials) == 5 and trials[4]["status"] == "failure"
+    assert len(trials) == 7 and trials[6]["status"] == "failure"

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bench.stats import CellStats
+from bench.stats import MIN_TRIALS, CellStats
 from bench.vocabulary import REFERENCE_SCENARIO, REFERENCE_STATE, Cell
 
 HOLDS, FAILS, DEPENDS, UNMEASURED = "holds", "does not hold", "depends on the set", "not measured"
+# A cell with fewer successful trials than stats.MIN_TRIALS gives no evidence: a claim that only
+# such cells could judge gets the verdict "not enough trials (n=...)".
 MUCH_FASTER = 1.5  # "much faster": at least this ratio
 A_LITTLE_MORE = 1.25  # "a little more": up to 25 % over
 
@@ -28,9 +30,32 @@ class Claim:
 Lookup = Callable[[str, str, str], CellStats | None]
 
 
-def _lookup(cells: Sequence[CellStats]) -> Lookup:
-    index = {c.cell: c for c in cells if c.total is not None}
-    return lambda deps, scenario, state: index.get(Cell(deps, scenario, state))
+class _Lookup:
+    """Cells by identity, hiding those with too few trials and remembering which were hidden."""
+
+    def __init__(self, cells: Sequence[CellStats]) -> None:
+        self.index = {c.cell: c for c in cells if c.total is not None}
+        self.short: dict[Cell, int] = {}
+
+    def __call__(self, deps: str, scenario: str, state: str) -> CellStats | None:
+        cell = self.index.get(Cell(deps, scenario, state))
+        if cell is not None and cell.n < MIN_TRIALS:
+            self.short[cell.cell] = cell.n
+            return None
+        return cell
+
+    def judged(self, claim: Claim) -> Claim:
+        """The claim, saying which cells were left out for too few trials."""
+        if not self.short:
+            return claim
+        smallest = min(self.short.values())
+        left_out = ", ".join(
+            f"{c.deps}/{c.scenario}/{c.state} (n={n})" for c, n in self.short.items()
+        )
+        note = f"left out, fewer than {MIN_TRIALS} trials: {left_out}"
+        if claim.verdict == UNMEASURED:
+            return Claim(claim.text, f"not enough trials (n={smallest})", [note])
+        return Claim(claim.text, claim.verdict, [*claim.evidence, note])
 
 
 def _phase(cell: CellStats | None, phase: str) -> float | None:
@@ -48,16 +73,19 @@ def _verdict(results: list[bool]) -> str:
 
 
 def evaluate_claims(cells: Sequence[CellStats]) -> list[Claim]:
-    get = _lookup(cells)
     sets = sorted({c.deps for c in cells})
-    claims = [
-        _pip_cache_much_faster(get, sets),
-        _venv_under_a_second(get, sets),
-        _cold_costs_a_little(get, sets),
-        _pip_keeps_no_built_wheels(get),
-        _restore_keys_help(get, sets),
-        _venv_wins_on_large_trees(get, sets),
+    judges: list[Callable[[Lookup], Claim]] = [
+        lambda get: _pip_cache_much_faster(get, sets),
+        lambda get: _venv_under_a_second(get, sets),
+        lambda get: _cold_costs_a_little(get, sets),
+        _pip_keeps_no_built_wheels,
+        lambda get: _restore_keys_help(get, sets),
+        lambda get: _venv_wins_on_large_trees(get, sets),
     ]
+    claims = []
+    for judge in judges:
+        get = _Lookup(cells)
+        claims.append(get.judged(judge(get)))
     return [
         Claim(c.text, c.verdict, c.evidence or ["the run has none of the cells this claim needs"])
         for c in claims

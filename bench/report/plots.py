@@ -2,8 +2,8 @@
 
 - ``phases-<set>.png|svg``: per scenario and state, horizontal stacked bars of the phase
   medians with the total's IQR as a whisker, and beside them every trial's total as a dot.
-- ``speedup.png|svg``: each scenario's speed-up against the reference on every set, with its
-  95 % interval.
+- ``speedup.png|svg``: a heatmap per cache state, scenarios by sets, each cell's speed-up against
+  the reference printed in it (intervals are in the tables).
 - ``archive-vs-restore.png|svg``: restored archive size against restore time, per cell.
 
 Colours are the Okabe-Ito palette, which readers with the common colour-vision deficiencies
@@ -12,6 +12,7 @@ can tell apart; phases also differ by hatching.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from matplotlib import ticker
+from matplotlib import colors
 
 from bench.results import TrialRecord
-from bench.stats import CellStats, cell_sort_key
-from bench.vocabulary import PHASES, REFERENCE_SCENARIO
+from bench.stats import MIN_TRIALS, CellStats, cell_sort_key
+from bench.vocabulary import PHASES, REFERENCE_SCENARIO, REFERENCE_STATE, STATES
 
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: selectable, searchable, smaller
 matplotlib.rcParams["svg.hashsalt"] = "ci-cache-bench"  # the same records draw the same file
@@ -132,41 +133,74 @@ def speedup_figure(
     context: dict[str, str],
     reference: str = REFERENCE_SCENARIO,
 ) -> list[Path]:
-    shown = sorted(
-        (
-            c
-            for c in cells
-            if c.speedup is not None and (c.scenario, c.state) != (reference, "cold")
-        ),
-        key=cell_sort_key,
-    )
+    """A heatmap per cache state: scenarios down, sets across, the speed-up printed in each cell.
+
+    The colour is diverging and centred at 1x on a log scale (0.5x and 2x are equally strong),
+    from ColorBrewer's PuOr, which readers with the common colour-vision deficiencies can read:
+    purple is faster than the reference, orange slower. Cells with fewer than the minimum of
+    trials say so under the value; cells not run are left grey.
+    """
+    shown = [c for c in cells if c.speedup is not None]
+    states = [state for state in STATES if any(c.state == state for c in shown)]
     sets = sorted({c.deps for c in shown})
+    scenarios = sorted({c.scenario for c in shown}, key=lambda n: (n != reference, n))
+    index = {(c.scenario, c.deps, c.state): c for c in shown}
+    estimates = [c.speedup.estimate for c in shown if c.speedup and c.speedup.estimate > 0]
+    extreme = max([abs(math.log2(v)) for v in estimates] + [1.0])
+    norm = colors.TwoSlopeNorm(vmin=-extreme, vcenter=0.0, vmax=extreme)
+    cmap = matplotlib.colormaps["PuOr"]
+    width = 1.6 + 1.25 * len(sets) * max(1, len(states))
     figure, axes = plt.subplots(
-        figsize=(10, max(3.0, 0.3 * len(shown) + 1.5)), layout="constrained"
+        1,
+        max(1, len(states)),
+        figsize=(max(6.0, width), 1.6 + 0.42 * len(scenarios)),
+        squeeze=False,
+        sharey=True,
+        layout="constrained",
     )
-    for index, deps in enumerate(sets):
-        mine = [(y, c.speedup) for y, c in enumerate(shown) if c.deps == deps and c.speedup]
-        axes.errorbar(
-            [s.estimate for _, s in mine],
-            [y for y, _ in mine],
-            xerr=[[s.estimate - s.low for _, s in mine], [s.high - s.estimate for _, s in mine]],
-            fmt="o",
-            color=SERIES[index % len(SERIES)],
-            capsize=3,
-            label=deps,
-        )
-    axes.axvline(1.0, color="#555555", linewidth=1, linestyle="--")
-    axes.set_yticks(range(len(shown)), [f"{c.deps} · {c.scenario} · {c.state}" for c in shown])
-    axes.invert_yaxis()
-    axes.set_xscale("log")
-    axes.xaxis.set_major_locator(ticker.FixedLocator([0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32]))
-    axes.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: f"{v:g}x"))
-    axes.xaxis.set_minor_locator(ticker.NullLocator())
-    axes.set_xlabel(
-        f"speed-up against {reference}, cold (log scale; 95 % bootstrap interval; > 1 is faster)"
+    image = None
+    for axis, state in zip(axes[0], states, strict=False):
+        grid = [
+            [
+                math.log2(cell.speedup.estimate)
+                if (cell := index.get((scenario, deps, state))) and cell.speedup
+                and cell.speedup.estimate > 0
+                else math.nan
+                for deps in sets
+            ]
+            for scenario in scenarios
+        ]  # fmt: skip
+        axis.set_facecolor("#d9d9d9")
+        image = axis.imshow(grid, cmap=cmap, norm=norm, aspect="auto")
+        for y, scenario in enumerate(scenarios):
+            for x, deps in enumerate(sets):
+                cell = index.get((scenario, deps, state))
+                if cell is None or cell.speedup is None:
+                    continue
+                value = cell.speedup.estimate
+                label = f"{value:.2f}x" if value < 10 else f"{value:.1f}x"
+                if cell.n < MIN_TRIALS:
+                    label += f"\nn={cell.n}"
+                dark = abs(norm(math.log2(value)) - 0.5) > 0.3 if value > 0 else False
+                axis.text(
+                    x, y, label, ha="center", va="center", fontsize="small",
+                    color="white" if dark else "black",
+                )  # fmt: skip
+        axis.set_xticks(range(len(sets)), sets)
+        axis.set_yticks(range(len(scenarios)), scenarios)
+        axis.tick_params(length=0)
+        axis.set_title(f"{state} cache")
+        for spine in axis.spines.values():
+            spine.set_visible(False)
+    if image is not None:
+        bar = figure.colorbar(image, ax=axes[0].tolist(), shrink=0.8, pad=0.02)
+        ticks = [t for t in range(-8, 9) if abs(t) <= extreme]
+        bar.set_ticks(ticks, labels=[f"{2.0**t:g}x" for t in ticks])
+        bar.set_label(f"speed-up against {reference} {REFERENCE_STATE} (log scale)")
+    figure.suptitle(
+        f"Speed-up of each scenario on each set: {reference} {REFERENCE_STATE}'s median over "
+        "the cell's median (> 1x is faster; grey: not run)"
     )
-    axes.set_title("Speed-up of each scenario")
-    axes.legend(title="set", fontsize="small")
     figure.supxlabel(_caption(context), fontsize="small", color="#555555", x=0.01, ha="left")
     return _save(figure, folder, "speedup")
 

