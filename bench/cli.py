@@ -163,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PERCENT",
         help="exit 1 when a cell is significantly slower in B by more than this",
     )
+    compare.add_argument(
+        "--phase",
+        default=None,
+        help="compare one phase instead of the total, e.g. restore (with the runs of "
+        "'run --no-sync' and 'run': what flushing writes before each trial changes)",
+    )
     compare.set_defaults(handler=cmd_compare)
 
     deps = commands.add_parser("deps", help="dependency sets")
@@ -420,7 +426,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from bench.compare import changes_table, compare_runs, parse_threshold, regressions
 
     threshold = parse_threshold(args.fail_above) if args.fail_above is not None else None
-    changes = compare_runs(args.run_a, args.run_b)
+    changes = compare_runs(args.run_a, args.run_b, phase=args.phase)
     print(changes_table(changes))
     untested = [c for c in changes if not c.tested]
     if untested:

@@ -20,8 +20,8 @@ from tabulate import tabulate
 from bench import results
 from bench.errors import BenchError
 from bench.results import TrialRecord, latest_attempts
-from bench.stats import BUSY_THRESHOLD, MIN_TRIALS, speedup, successful_totals
-from bench.vocabulary import Cell
+from bench.stats import BUSY_THRESHOLD, MIN_TRIALS, speedup, successful_totals, summarize
+from bench.vocabulary import PHASES, Cell
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class Change:
     n_b: int = 0
     busy_a: int = 0  # trials over BUSY_THRESHOLD
     busy_b: int = 0
+    iqr_a: float = 0.0  # spread of each side, seconds
+    iqr_b: float = 0.0
 
     @property
     def tested(self) -> bool:
@@ -70,9 +72,12 @@ def _busy(records: list[TrialRecord]) -> dict[Cell, int]:
     return busy
 
 
-def compare_runs(run_a: Path, run_b: Path, seed: int = 0) -> list[Change]:
+def compare_runs(run_a: Path, run_b: Path, seed: int = 0, phase: str | None = None) -> list[Change]:
+    """Per common cell, B against A: the total's change, or one phase's with ``phase``."""
+    if phase is not None and phase not in PHASES:
+        raise BenchError(f"unknown phase {phase!r}; give one of {', '.join(PHASES)}")
     records_a, records_b = results.read_whole_trials(run_a), results.read_whole_trials(run_b)
-    a, b = successful_totals(records_a), successful_totals(records_b)
+    a, b = successful_totals(records_a, phase), successful_totals(records_b, phase)
     busy_a, busy_b = _busy(records_a), _busy(records_b)
     common = sorted(set(a) & set(b))
     if not common:
@@ -80,6 +85,8 @@ def compare_runs(run_a: Path, run_b: Path, seed: int = 0) -> list[Change]:
     changes = []
     for cell in common:
         # speedup(x, y) is median(x)/median(y): with x = B and y = A it is the ratio B / A.
+        if min(statistics.median(a[cell]), statistics.median(b[cell])) <= 0:
+            continue  # a phase this cell does not have (e.g. no restore when cold)
         interval = speedup(b[cell], a[cell], seed=seed)
         changes.append(
             Change(
@@ -93,6 +100,8 @@ def compare_runs(run_a: Path, run_b: Path, seed: int = 0) -> list[Change]:
                 n_b=len(b[cell]),
                 busy_a=busy_a.get(cell, 0),
                 busy_b=busy_b.get(cell, 0),
+                iqr_a=summarize(a[cell]).iqr,
+                iqr_b=summarize(b[cell]).iqr,
             )
         )
     return changes
@@ -104,8 +113,8 @@ def changes_table(changes: Sequence[Change], table_format: str = "github") -> st
             c.cell.deps,
             c.cell.scenario,
             c.cell.state,
-            f"{c.median_a:.1f} (n={c.n_a})",
-            f"{c.median_b:.1f} (n={c.n_b})",
+            f"{c.median_a:.2f} ±{c.iqr_a / 2:.2f} (n={c.n_a})",
+            f"{c.median_b:.2f} ±{c.iqr_b / 2:.2f} (n={c.n_b})",
             f"{c.percent:+.1f}%",
             "—"
             if c.low is None or c.high is None
@@ -119,8 +128,8 @@ def changes_table(changes: Sequence[Change], table_format: str = "github") -> st
         "set",
         "scenario",
         "state",
-        "A (s)",
-        "B (s)",
+        "A (s, ±IQR/2)",
+        "B (s, ±IQR/2)",
         "change",
         "95% CI",
         "significant",

@@ -247,17 +247,8 @@ def _trial_loop(
 
 
 def _recorded_trial(trial: Trial, state: RunState, setup: TrialSetup, work: Path) -> TrialRecord:
-    """One trial between the untimed chores: flush, measure, record, delete the used runner."""
-    sync_ns = 0
-    if state.options.sync:
-        sync_started = time.perf_counter_ns()
-        os.sync()
-        sync_ns = time.perf_counter_ns() - sync_started
-    with BusyMeter() as meter:
-        record = _run_trial(trial, state, setup, work)
-    record.machine_busy = meter.busy
-    record.attempt = state.retries.get(trial.id, 1)
-    record.sync_ns = sync_ns
+    """One trial, then the untimed chore after it: deleting the runner it set aside."""
+    record = _run_trial(trial, state, setup, work)
     cleanup_started = time.perf_counter_ns()
     if setup.discard is not None:
         remove_sandbox(setup.discard)
@@ -346,29 +337,31 @@ def _run_trial(trial: Trial, state: RunState, setup: TrialSetup, work: Path) -> 
     priming_error = None
     if cell.state != "cold":
         priming_error = _ensure_snapshot(cell, setup, work)
-    wall_start = time.perf_counter_ns()  # priming is untimed: it is not the trial's cost
-    if priming_error is None:
-        if cell.state == "cold":
-            _empty_store(setup.store_root)
+    sync_ns = _flush_writes() if state.options.sync else 0  # after priming: its writes too
+    with BusyMeter() as meter:  # from the store's preparation to the job's end
+        wall_start = time.perf_counter_ns()  # priming is untimed: it is not the trial's cost
+        if priming_error is None:
+            if cell.state == "cold":
+                _empty_store(setup.store_root)
+            else:
+                copy_store(_snapshot_dir(work, cell, cell.state), setup.store_root)
+            prepare_ns = time.perf_counter_ns() - wall_start
+            store = CacheStore(setup.store_root)
+            outcome = run_job(
+                cell.scenario.job,
+                cell.deps,
+                previous=False,
+                store=store,
+                setup=setup,
+                log_name=_log_name(trial),
+            )
+            if cell.state == "cold" and outcome.success and "warm" in cell.scenario.states:
+                _keep_snapshot(setup.store_root, _snapshot_dir(work, cell, "warm"))
+            store_after = [{"key": e.key, "size": e.size} for e in store.entries()]
         else:
-            copy_store(_snapshot_dir(work, cell, cell.state), setup.store_root)
-        prepare_ns = time.perf_counter_ns() - wall_start
-        store = CacheStore(setup.store_root)
-        outcome = run_job(
-            cell.scenario.job,
-            cell.deps,
-            previous=False,
-            store=store,
-            setup=setup,
-            log_name=_log_name(trial),
-        )
-        if cell.state == "cold" and outcome.success and "warm" in cell.scenario.states:
-            _keep_snapshot(setup.store_root, _snapshot_dir(work, cell, "warm"))
-        store_after = [{"key": e.key, "size": e.size} for e in store.entries()]
-    else:
-        outcome = JobOutcome(False, priming_error, [], 0, 0, {})
-        prepare_ns, store_after = 0, []
-    wall_ns = time.perf_counter_ns() - wall_start
+            outcome = JobOutcome(False, priming_error, [], 0, 0, {})
+            prepare_ns, store_after = 0, []
+        wall_ns = time.perf_counter_ns() - wall_start
     harness_ns = wall_ns - outcome.job_ns
     totals = StepTotals.of(outcome.steps)
     return TrialRecord(
@@ -401,7 +394,17 @@ def _run_trial(trial: Trial, state: RunState, setup: TrialSetup, work: Path) -> 
         cached_folder_bytes=totals.cached_folder_bytes,
         store_after=store_after,
         steps=outcome.steps,
+        machine_busy=meter.busy,
+        attempt=state.retries.get(trial.id, 1),
+        sync_ns=sync_ns,
     )
+
+
+def _flush_writes() -> int:
+    """``sync``: the previous trial's dirty pages go to disk now, not during this trial."""
+    started = time.perf_counter_ns()
+    os.sync()
+    return time.perf_counter_ns() - started
 
 
 def _ensure_snapshot(cell: PlannedCell, setup: TrialSetup, work: Path) -> str | None:

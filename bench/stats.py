@@ -150,12 +150,15 @@ def cell_sort_key(cell: CellStats) -> tuple[str, str, int]:
     return cell.cell.sort_key()
 
 
-def successful_totals(records: Sequence[TrialRecord]) -> dict[Cell, list[float]]:
-    """Each cell's successful trials' totals in seconds, in run order."""
+def successful_totals(
+    records: Sequence[TrialRecord], phase: str | None = None
+) -> dict[Cell, list[float]]:
+    """Each cell's successful trials' totals (or one phase's times) in seconds, in run order."""
     totals: dict[Cell, list[float]] = {}
     for record in latest_attempts(records):
         if record.succeeded:
-            totals.setdefault(record.cell, []).append(record.total_s)
+            value = record.total_s if phase is None else record.phase_s(phase)
+            totals.setdefault(record.cell, []).append(value)
     return totals
 
 

@@ -75,3 +75,13 @@ def test_busy_trials_are_counted_beside_the_change(tmp_path, capsys):
     assert cli.main(["compare", str(a), str(a)]) == 0
     out = capsys.readouterr().out
     assert "busy trials (> 30%)" in out and "A 3, B 3" in out
+
+
+def test_one_phase_can_be_compared_with_its_spread(tmp_path, capsys):
+    a, b = run_with(tmp_path / "a", A), run_with(tmp_path / "b", SLOWER)
+    assert cli.main(["compare", str(a), str(b), "--phase", "install"]) == 0
+    out = capsys.readouterr().out
+    # install is the same (1 s warm, 8 s cold) in both runs: no change, and no spread
+    assert "+0.0%" in out and "1.00 ±0.00 (n=5)" in out and "+30.0%" not in out
+    assert cli.main(["compare", str(a), str(b), "--phase", "unpacking"]) == 2
+    assert "unknown phase 'unpacking'" in capsys.readouterr().err
