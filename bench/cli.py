@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--reps",
         type=_reps,
         default=None,
+        metavar="N|auto",
         help="repetitions: a number (default 3), or 'auto': rounds go on until each cell's "
         "median is within +-5 %% or its set's ranking is settled, or --budget is spent",
     )
@@ -112,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="MINUTES",
-        help="with --reps auto, start no trial after this many minutes (default 45)",
+        help="with --reps auto, start no trial after this many minutes (default 45), e.g. 30",
     )
     run.add_argument(
         "--retry-busy",
@@ -373,6 +374,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         state = execute.resume_run(args.resume)
         execute.ensure_port_free()
     else:
+        if args.budget is not None and args.reps != "auto":
+            raise BenchError("--budget goes with --reps auto; add it, or drop --budget")
         options = PlanOptions(
             scenarios=args.scenario,
             deps=args.deps,
@@ -467,7 +470,14 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _reps(text: str) -> int | str:
-    return "auto" if text == "auto" else _positive_int(text)
+    if text == "auto":
+        return "auto"
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'auto' or a whole number, got {text!r}"
+        ) from None
 
 
 def _fixed_reps(reps: int | str | None, quick: bool, default: int) -> int:

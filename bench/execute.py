@@ -98,6 +98,8 @@ def resume_run(run_dir: Path) -> RunState:
     lines = results.read_trials(run_dir)
     state.done = {record.trial_id for record in lines.records}
     state.records = list(lines.records)
+    if (run_dir / results.RUN_FILE).is_file():  # why cells stopped in the earlier session(s)
+        state.stop_reasons = dict(results.read_json(run_dir / results.RUN_FILE).get("stopping", {}))
     return state
 
 

@@ -126,6 +126,7 @@ def test_a_failing_trial_is_recorded_and_the_run_goes_on(fake_jobs, tmp_path):
         (["run", "--profile", "nope"], "nope"),
         (["run", "--resume", "/nonexistent/run"], "is missing"),
         (["run", "--resume", "/nonexistent/run", "--reps", "2"], "drop the other options"),
+        (["run", "--budget", "5", "--reps", "2"], "--budget goes with --reps auto"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):

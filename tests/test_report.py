@@ -98,3 +98,22 @@ def test_tables_go_to_the_job_summary_in_github_actions(tmp_path, monkeypatch):
     text = summary.read_text()
     assert text.startswith("earlier step\n## ci-cache-bench: run")
     assert "### cli" in text and "| venv-cache" in text
+
+
+def test_the_report_says_why_cells_stopped_and_warns_of_a_busy_machine(tmp_path):
+    records = [dataclasses.replace(r, machine_busy=0.45) for r in sample_records()[:1]]
+    records += sample_records()[1:]
+    run = make_run(tmp_path / "run", records)
+    info = RUN_INFO | {
+        "stopping": {"no-cache/cli/cold": "converged", "pip-cache/cli/warm": "ranking settled"},
+        "machine_state": {
+            "warnings": ["load average 3.10 on 2 core(s): something else is running"]
+        },
+    }
+    results.write_json_atomically(run / "run.json", info)
+    assert cli.main(["report", str(run)]) == 0
+    text = (run / "report.md").read_text()
+    assert "## Why each cell stopped" in text and "- **converged**: no-cache/cli/cold" in text
+    assert "- load average 3.10 on 2 core(s)" in text
+    assert "1 trial(s) ran while other processes used over 30% of the CPU (highest 45%)" in text
+    assert "cli / no-cache / cold: 1 trial(s) ran on a busy machine" in text

@@ -183,7 +183,10 @@ def report_text(
         by_reason: dict[str, list[str]] = {}
         for cell_id, reason in sorted(stopping.items()):
             by_reason.setdefault(reason, []).append(cell_id)
-        parts += [f"- **{reason}**: {', '.join(ids)}" for reason, ids in by_reason.items()]
+        if len(by_reason) == 1:
+            parts.append(f"Every cell: **{next(iter(by_reason))}**.")
+        else:
+            parts += [f"- **{reason}**: {', '.join(ids)}" for reason, ids in by_reason.items()]
         parts.append("")
     run_warnings = summary_warnings(run_info, records, cells)
     warnings = [(c, w) for c in cells for w in c.warnings]
