@@ -8,7 +8,7 @@ import pytest
 
 from bench import cli, execute, results
 from bench.plan import PlanOptions
-from bench.runner.trial import JobOutcome
+from bench.trial import JobOutcome
 from tests.packages import build_wheel
 
 
