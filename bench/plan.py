@@ -80,6 +80,45 @@ class PlanOptions:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
+@dataclass(frozen=True)
+class RunRequest:
+    """What the command line was asked for; ``None`` is "not given" (defaults apply)."""
+
+    scenarios: list[str] = field(default_factory=list)
+    deps: list[str] = field(default_factory=list)
+    workflows: list[str] = field(default_factory=list)
+    states: list[str] | None = None
+    reps: int | None = None
+    profile: str | None = None
+    seed: int | None = None
+    quick: bool = False
+    out: Path | None = None
+    resume: Path | None = None
+
+    def plan_choices(self) -> list[str]:
+        """The options given that decide a plan (a resumed run keeps its own)."""
+        chosen = [name for name in ("scenarios", "deps", "workflows") if getattr(self, name)]
+        chosen += [
+            name
+            for name in ("states", "reps", "profile", "seed", "out")
+            if getattr(self, name) is not None
+        ]
+        return chosen + (["quick"] if self.quick else [])
+
+    def options(self) -> PlanOptions:
+        """The plan's options: what was given, else the defaults (``--quick`` has its own)."""
+        return PlanOptions(
+            scenarios=list(self.scenarios),
+            deps=list(self.deps),
+            workflows=list(self.workflows),
+            states=self.states or list(QUICK_STATES if self.quick else STATES),
+            reps=self.reps or (1 if self.quick else DEFAULT_REPS),
+            profile=self.profile or DEFAULT_PROFILE,
+            seed=self.seed if self.seed is not None else random.randrange(2**31),
+            quick=self.quick,
+        )
+
+
 def shipped_scenarios(manifest: Path = MANIFEST, folder: Path = WORKFLOWS) -> dict[str, Scenario]:
     settings = tomllib.loads(manifest.read_text()) if manifest.is_file() else {}
     scenarios = {}
@@ -113,16 +152,38 @@ def select_sets(options: PlanOptions) -> list[DependencySet]:
     return [load_set(name) for name in names]
 
 
+def _is_shipped(scenario: Scenario) -> bool:
+    return scenario.workflow.parent == WORKFLOWS
+
+
+def _check_fits_shipped(deps: DependencySet) -> None:
+    """Every shipped scenario ends with ``pytest tests/``: a set without both fails every trial."""
+    if "pytest" not in deps.pinned:
+        raise BenchError(
+            f"dependency set {deps.path} pins no pytest, which every shipped scenario runs; "
+            "add a pinned pytest to its requirements.txt"
+        )
+    if not (deps.path / "tests").is_dir():
+        raise BenchError(
+            f"dependency set {deps.path} has no tests/ folder, which every shipped scenario "
+            "runs pytest on; add one with a smoke test"
+        )
+
+
 def build_plan(options: PlanOptions) -> list[Trial]:
     for state in options.states:
         if state not in STATES:
             raise BenchError(f"unknown cache state {state!r}; give some of {', '.join(STATES)}")
     if options.reps < 1:
         raise BenchError("--reps must be at least 1")
+    scenarios, sets = select_scenarios(options), select_sets(options)
+    for deps in sets:
+        if any(_is_shipped(scenario) for scenario in scenarios):
+            _check_fits_shipped(deps)
     cells = [
         Cell(scenario, deps, state)
-        for scenario in select_scenarios(options)
-        for deps in select_sets(options)
+        for scenario in scenarios
+        for deps in sets
         if all(deps.has(name) for name in scenario.needs)
         for state in scenario.states
         if state in options.states and (state != "partial" or deps.previous is not None)

@@ -22,6 +22,7 @@ STATES = ("cold", "warm", "partial")  # the cache states a trial starts from
 TRIALS_FILE = "trials.jsonl"
 RUN_FILE = "run.json"
 PLAN_FILE = "plan.json"
+DAMAGED_SUFFIX = ".damaged"  # lines set aside by a resume, kept beside the trials file
 
 
 def append_trial(run_dir: Path, record: dict[str, Any]) -> None:
@@ -32,6 +33,41 @@ def append_trial(run_dir: Path, record: dict[str, Any]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def set_aside_damaged_lines(run_dir: Path) -> int:
+    """Move lines that are not whole JSON records (a last line cut by a crash) out of the
+    trials file into ``trials.jsonl.damaged`` beside it; returns how many were moved.
+
+    Afterwards the file ends with a newline, so the next append starts a line of its own.
+    """
+    path = run_dir / TRIALS_FILE
+    if not path.is_file():
+        return 0
+    raw = path.read_bytes()
+    kept, damaged = [], []
+    for line in raw.splitlines(keepends=True):
+        if not line.strip():
+            continue
+        whole = line.endswith(b"\n")
+        try:
+            parsed = json.loads(line) if whole else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            parsed = None
+        (kept if isinstance(parsed, dict) else damaged).append(line)
+    if not damaged:
+        return 0
+    with open(run_dir / (TRIALS_FILE + DAMAGED_SUFFIX), "ab") as aside:
+        aside.write(b"".join(line if line.endswith(b"\n") else line + b"\n" for line in damaged))
+        aside.flush()
+        os.fsync(aside.fileno())
+    fd, temporary = tempfile.mkstemp(dir=run_dir, prefix=f".{TRIALS_FILE}.")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(b"".join(kept))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    return len(damaged)
 
 
 @dataclass(frozen=True)
