@@ -28,6 +28,7 @@ from bench.locking import BENCH_MIRROR_PORT
 from bench.mirror.fetch import DEFAULT_WHEELHOUSE, fetch
 from bench.mirror.profiles import get_profile
 from bench.mirror.server import MirrorServer
+from bench.paths import output_folder
 from bench.plan import SCENARIOS_ROOT, Cell, PlanOptions, RunRequest, Trial, build_plan
 from bench.runfolder import RunLock, lock_run_folder
 from bench.runner import reaper
@@ -71,13 +72,11 @@ def ensure_port_free(port: int = BENCH_MIRROR_PORT) -> None:
 
 def new_run_dir(out: Path | None) -> Path:
     """A fresh folder under ``out`` (absolute: the jobs' tools run in other folders)."""
-    parent = (out or RESULTS_ROOT).resolve()
-    if parent.exists() and not parent.is_dir():
-        raise BenchError(f"--out {parent} is a file; give a folder (it is made if missing)")
+    parent = output_folder(out or RESULTS_ROOT, "--out")
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     run_dir = parent / f"{stamp}-{uuid.uuid4().hex[:6]}"
     try:
-        run_dir.mkdir(parents=True)
+        run_dir.mkdir()
     except OSError as error:
         raise BenchError(
             f"cannot make a run folder in {parent}: {error.strerror}; give --out a writable folder"

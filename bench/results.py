@@ -126,7 +126,7 @@ def write_json_atomically(path: Path, data: Any) -> None:
 def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise BenchError(f"{path} is missing; is {path.parent} a run folder?") from None
     except json.JSONDecodeError as error:
         raise BenchError(f"{path} is not valid JSON (line {error.lineno}); restore it") from None

@@ -34,12 +34,12 @@ def test_hash_files_prints_an_empty_line_on_no_match(tmp_path: Path) -> None:
     assert (result.returncode, result.stdout) == (0, "\n")
 
 
-def test_hash_files_invalid_pattern_exits_1_with_the_runners_message(tmp_path: Path) -> None:
+def test_hash_files_invalid_pattern_is_bad_input_with_the_runners_message(tmp_path: Path) -> None:
     result = bench("hash-files", "--workspace", str(tmp_path), "../secrets")
-    assert result.returncode == 1
+    assert result.returncode == 2  # the exit-code policy: bad input is 2, "error: " and one line
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [
-        f"Error: hashFiles('../secrets') failed. Fail to hash files under directory "
+        f"error: hashFiles('../secrets') failed. Fail to hash files under directory "
         f"'{tmp_path.resolve()}': Invalid pattern '../secrets'. Relative pathing '.' and '..' "
         "is not allowed."
     ]
