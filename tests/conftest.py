@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
@@ -42,19 +41,3 @@ def clock() -> ManualClock:
 @pytest.fixture
 def store(tmp_path: Path, clock: ManualClock) -> CacheStore:
     return CacheStore(tmp_path / "store", clock=clock)
-
-
-def write(path: Path, content: str | bytes = "x\n") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, str):
-        content = content.encode()
-    path.write_bytes(content)
-    return path
-
-
-def expected_hash(*files: Path) -> str:
-    """The runner's hash of these files in this order, computed independently."""
-    outer = hashlib.sha256()
-    for file in files:
-        outer.update(hashlib.sha256(file.read_bytes()).digest())
-    return outer.hexdigest() if files else ""

@@ -6,27 +6,7 @@ import pytest
 
 from bench.report.claims import DEPENDS, FAILS, HOLDS, UNMEASURED, evaluate_claims
 from bench.stats import cell_stats
-
-_order = iter(range(1, 10_000))
-
-
-def trials(deps, scenario, state, install, total=None, archive=0, n=3):
-    total = total if total is not None else install + 2.0
-    return [
-        {
-            "deps": deps,
-            "scenario": scenario,
-            "state": state,
-            "order": next(_order),
-            "status": "success",
-            "total_ns": int(total * 1e9),
-            "phases_ns": {"install": int(install * 1e9), "test": int((total - install) * 1e9)},
-            "restored_archive_bytes": archive,
-            "saved_archive_bytes": 0,
-            "mirror_bytes": 0,
-        }
-        for _ in range(n)
-    ]
+from tests.helpers import trials
 
 
 def verdicts(records):

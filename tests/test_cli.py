@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import write
+from tests.helpers import write
 
 PROJECT = Path(__file__).resolve().parents[1]
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench import cli
-from tests.test_claims import trials
-from tests.test_report import make_run
+from tests.helpers import make_run, trials
 
 
 def run_with(folder, pip_seconds):

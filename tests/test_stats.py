@@ -7,6 +7,7 @@ import math
 import pytest
 
 from bench.stats import cell_stats, speedup, stability_warnings, summarize
+from tests.helpers import record
 
 
 def test_summary_of_four_values():
@@ -53,26 +54,6 @@ def test_speedup_is_the_ratio_of_medians_with_a_reproducible_interval():
 )
 def test_warnings(seconds, expected):
     assert stability_warnings(seconds) == expected
-
-
-def record(scenario, state, seconds, order, status="success", deps="cli"):
-    return {
-        "deps": deps,
-        "scenario": scenario,
-        "state": state,
-        "order": order,
-        "status": status,
-        "total_ns": int(seconds * 1e9),
-        "phases_ns": {"install": int(seconds * 1e9 * 0.75), "test": int(seconds * 1e9 * 0.25)},
-        "restored_archive_bytes": 100 if state == "warm" else 0,
-        "saved_archive_bytes": 200 if state == "cold" else 0,
-        "mirror_bytes": 1000 if state == "cold" else 0,
-        "trial_id": f"{scenario}/{deps}/{state}/{order}",
-        "repetition": 1,
-        "harness_fraction": 0.01,
-        "cache_hit": [],
-        "error": None,
-    }
 
 
 def test_cells_count_failures_and_compare_with_no_cache_cold():
