@@ -100,6 +100,7 @@ def open_run(request: RunRequest) -> RunState:
 def start_run(options: PlanOptions, out: Path | None, port: int = BENCH_MIRROR_PORT) -> RunState:
     trials = build_plan(options)  # errors in the selection come before anything is made
     get_profile(options.profile)
+    output_folder(out or RESULTS_ROOT, "--out")  # bad input before the machine's state
     ensure_port_free(port)
     run_dir = new_run_dir(out)
     lock = lock_run_folder(run_dir)

@@ -8,46 +8,6 @@ import pytest
 
 from bench import cli, execute, results
 from bench.plan import PlanOptions
-from bench.trial import JobOutcome
-from tests.packages import build_wheel
-
-
-def restore_step(log_name: str, calls: dict) -> dict:
-    """A restore step whose outcome is the one the trial's state plans (unless ``calls`` says
-    to observe another state)."""
-    state = calls.get("observe") or next(
-        (s for s in ("warm", "partial") if f"-{s}-" in log_name), "cold"
-    )
-    hit, matched = {"cold": ("", ""), "warm": ("true", "k"), "partial": ("false", "k-old")}[state]
-    cache = {"role": "restore", "key": "k", "matched_key": matched, "cache_hit": hit,
-             "archive_bytes": None, "saved": False}  # fmt: skip
-    return {"phases_ns": {"restore": 1_000}, "mirror_bytes": 0, "mirror_requests": 0,
-            "mirror_files": 0, "cache": cache, "duration_ns": 1_000}  # fmt: skip
-
-
-@pytest.fixture
-def fake_jobs(monkeypatch, tmp_path):
-    """Jobs that succeed at once (the real ones are covered by test_scenarios); the n-th raises
-    KeyboardInterrupt when ``interrupt_at`` says so."""
-    calls = {"n": 0, "interrupt_at": None, "priming": 0, "fail_at": None, "observe": None}
-
-    def run_job(workflow, deps, *, previous, store, setup, log_name):
-        calls["n"] += 1
-        if log_name.startswith("priming-"):
-            calls["priming"] += 1
-        if calls["n"] == calls["interrupt_at"]:
-            raise KeyboardInterrupt
-        if calls["n"] == calls["fail_at"]:
-            return JobOutcome(False, "step 4 (Run pytest): exit code 1", [], 1_000, 2_000, {})
-        steps = [] if log_name.startswith("no-cache") else [restore_step(log_name, calls)]
-        return JobOutcome(True, None, steps, job_ns=1_000, wall_ns=2_000, outputs={})
-
-    monkeypatch.setattr(execute, "run_job", run_job)
-    monkeypatch.setattr(execute, "prepare_pythons", lambda workflows, setup: None)
-    wheelhouse = tmp_path / "wheelhouse"
-    wheelhouse.mkdir()
-    build_wheel(wheelhouse, "tinyone", "1.0")
-    return calls, wheelhouse
 
 
 def run(state, wheelhouse):
