@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import write
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -143,3 +145,46 @@ def test_bad_limit_is_refused_by_the_parser(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "expected a positive number" in result.stderr
+
+
+def _arguments(parser, prefix=()):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _arguments(sub, (*prefix, name))
+        elif not isinstance(action, argparse._HelpAction):
+            yield " ".join(prefix), action
+
+
+def test_every_argument_of_every_subcommand_has_help() -> None:
+    from bench.cli import build_parser
+
+    arguments = list(_arguments(build_parser()))
+    assert len(arguments) >= 53
+    missing = [f"{where} {a.option_strings or a.dest}" for where, a in arguments if not a.help]
+    assert missing == []
+
+
+def test_mirror_shaping_exits_1_when_a_figure_misses_its_target(monkeypatch, capsys) -> None:
+    from bench import cli
+    from bench.mirror import accuracy
+
+    def measure(profile, megabytes):
+        return [accuracy.Check("bandwidth", 10.0, 8.0, "MB/s", within=profile.name != "slow")]
+
+    monkeypatch.setattr(accuracy, "measure", measure)
+    assert cli.main(["mirror", "shaping", "--profile", "github-hosted"]) == 0
+    assert cli.main(["mirror", "shaping", "--profile", "github-hosted", "--profile", "slow"]) == 1
+    assert "1 figure(s) outside tolerance" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("seconds", "status"), [(3.0, 0), (10.5, 1)])
+def test_report_speed_exits_1_over_its_target(monkeypatch, capsys, seconds, status) -> None:
+    from bench import cli
+    from bench.report import speed
+
+    monkeypatch.setattr(speed, "measure", lambda trials: seconds)
+    assert cli.main(["report-speed"]) == status
+    assert ("OVER" in capsys.readouterr().out) == bool(status)
