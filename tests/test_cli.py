@@ -188,3 +188,23 @@ def test_report_speed_exits_1_over_its_target(monkeypatch, capsys, seconds, stat
     monkeypatch.setattr(speed, "measure", lambda trials: seconds)
     assert cli.main(["report-speed"]) == status
     assert ("OVER" in capsys.readouterr().out) == bool(status)
+
+
+def test_a_relative_store_still_restores(tmp_path: Path) -> None:
+    """tar runs inside the workspace: a relative --store used to make every restore a miss."""
+    home, workspace, _store = layout(tmp_path)
+    common = ["--store", "store", "--workspace", str(workspace), "--path", "~/.cache/pip"]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT), "HOME": str(home)}
+
+    def bench_here(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bench", *args], capture_output=True, text=True, env=env,
+            cwd=tmp_path,
+        )  # fmt: skip
+
+    assert bench_here("cache", "save", *common, "--key", "k-1").returncode == 0
+    (home / ".cache" / "pip" / "f").unlink()
+    restored = bench_here("cache", "restore", *common, "--key", "k-1")
+    assert restored.returncode == 0, restored.stderr
+    assert "cache-hit=true" in restored.stdout.splitlines()
+    assert (home / ".cache" / "pip" / "f").read_text() == "cached"
