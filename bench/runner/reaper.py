@@ -9,8 +9,8 @@ Three layers, because each alone leaves a gap:
   the pipe closes (the harness ended, however it ended) it kills those groups and sweeps;
 - a sweep kills every process whose environment carries a tracked ``RUNNER_TRACKING_ID`` (as
   the real runner finds a job's orphans) or whose working folder is inside the watched folder
-  (tar and zstd of the cache steps run there). The harness also sweeps after every job, as the
-  hosted runner does ("Cleaning up orphan processes").
+  (tar and zstd of the cache steps run there), until a look finds none. The harness also
+  sweeps after every job, as the hosted runner does ("Cleaning up orphan processes").
 
 The watchdog inherits the run folder's lock (``bench.runfolder``), so a ``--resume`` cannot
 start until it has finished cleaning.
@@ -24,7 +24,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,17 +62,16 @@ def trial_processes(
 def sweep(
     tokens: set[str], folder: Path | None, spare: frozenset[int] = frozenset(), rounds: int = 20
 ) -> int:
-    """Kill what ``trial_processes`` finds until two looks in a row find nothing; how many."""
-    killed, quiet = 0, 0
+    """Kill what ``trial_processes`` finds until a look finds nothing; how many were killed.
+
+    Only a found process can start another one that would be found, so one empty look after
+    the last kill is enough.
+    """
+    killed = 0
     for _ in range(rounds):
         found = trial_processes(tokens, folder, spare)
         if not found:
-            quiet += 1
-            if quiet == 2:
-                break
-            time.sleep(0.02)
-            continue
-        quiet = 0
+            break
         for process in found:
             with contextlib.suppress(psutil.Error):
                 process.kill()
