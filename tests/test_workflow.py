@@ -263,6 +263,7 @@ def test_the_environment_is_the_fake_runners_not_the_hosts(tmp_path, repo, monke
     assert outputs["cache"].startswith(str(sandbox.home))
 
 
+@pytest.mark.slow  # installs pipenv and locks with it in a real job
 def test_setup_python_cache_pipenv_keys_on_the_lock_and_saves_in_its_post_step(tmp_path, repo):
     (repo / "Pipfile.lock").write_text('{"_meta": {}}\n')
     text = job(
