@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import signal
 import sys
 from collections.abc import Sequence
@@ -21,31 +20,53 @@ from bench.ghcache.keys import parse_multiline
 from bench.ghcache.store import DEFAULT_LIMIT_BYTES, CacheStore
 from bench.report.tables import FORMATS
 
+# The exit-code policy, the same for every subcommand (README, "Exit codes").
+EXIT_OK = 0
+EXIT_FAILED = 1  # what was measured failed, or a figure crossed its threshold or target
+EXIT_BAD_INPUT = 2  # the input (arguments, files, folders) cannot be used; the line says why
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # argparse itself exits 2 on a malformed command line
     try:
         return int(args.handler(args))
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    except OSError as error:  # a folder or file the user named cannot be read or written
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Benchmark ways of caching Python dependencies in GitHub Actions.",
+        epilog="Exit status: 0 success, 1 a trial or threshold failed, 2 bad input, "
+        "130 interrupted.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     hashing = commands.add_parser("hash-files", help="print hashFiles(PATTERN...) as the runner")
     hashing.add_argument("--workspace", default=".", help="the GITHUB_WORKSPACE (default: .)")
-    hashing.add_argument("--follow-symbolic-links", action="store_true")
-    hashing.add_argument("patterns", nargs="+", metavar="PATTERN")
+    hashing.add_argument(
+        "--follow-symbolic-links",
+        action="store_true",
+        help="follow symbolic links while matching, as hashFiles' option of that name",
+    )
+    hashing.add_argument(
+        "patterns",
+        nargs="+",
+        metavar="PATTERN",
+        help="glob patterns relative to the workspace, e.g. '**/requirements.txt' "
+        "or '!docs/**' to exclude",
+    )
     hashing.set_defaults(handler=cmd_hash_files)
 
     cache = commands.add_parser("cache", help="drive the emulated cache service")
@@ -53,53 +74,121 @@ def build_parser() -> argparse.ArgumentParser:
 
     save = cache_commands.add_parser("save", help="save as the post step of actions/cache")
     _common_cache_args(save)
-    save.add_argument("--limit-bytes", type=_positive_int, default=DEFAULT_LIMIT_BYTES)
+    save.add_argument(
+        "--limit-bytes",
+        type=_positive_int,
+        default=DEFAULT_LIMIT_BYTES,
+        help="the store's size limit; older entries are evicted past it "
+        "(default: 10 GB, e.g. 5000000000)",
+    )
     save.set_defaults(handler=cmd_save)
 
     restore = cache_commands.add_parser("restore", help="restore as actions/cache does")
     _common_cache_args(restore)
-    restore.add_argument("--restore-key", action="append", default=[], metavar="KEY")
-    restore.add_argument("--default-branch", default="main")
-    restore.add_argument("--lookup-only", action="store_true")
-    restore.add_argument("--fail-on-cache-miss", action="store_true")
+    restore.add_argument(
+        "--restore-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="a prefix to fall back on when KEY misses, e.g. 'Linux-pip-' (repeatable, "
+        "tried in order)",
+    )
+    restore.add_argument(
+        "--default-branch",
+        default="main",
+        help="the branch whose entries a restore may also use (default: main)",
+    )
+    restore.add_argument(
+        "--lookup-only", action="store_true", help="say whether an entry exists, restore nothing"
+    )
+    restore.add_argument(
+        "--fail-on-cache-miss", action="store_true", help="exit 1 when no entry matches"
+    )
     restore.set_defaults(handler=cmd_restore)
 
     listing = cache_commands.add_parser("list", help="list the store's entries")
-    listing.add_argument("--store", required=True, type=Path)
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument(
+        "--store", required=True, type=_absolute_path, help="the store's folder, e.g. .bench-store"
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.set_defaults(handler=cmd_list)
 
     speed = cache_commands.add_parser(
         "speed", help="time the emulator against bare tar on a real tree (prints the ratios)"
     )
-    speed.add_argument("--min-mb", type=_positive_int, default=200)
-    speed.add_argument("--rounds", type=_positive_int, default=5)
+    speed.add_argument(
+        "--min-mb", type=_positive_int, default=200, help="size of the tree to time (default 200)"
+    )
+    speed.add_argument(
+        "--rounds", type=_positive_int, default=5, help="timed rounds per side (default 5)"
+    )
     speed.set_defaults(handler=cmd_speed)
 
     mirror = commands.add_parser("mirror", help="the local package index")
     mirror_commands = mirror.add_subparsers(dest="mirror_command", required=True, metavar="ACTION")
     fetch = mirror_commands.add_parser("fetch", help="fill the wheelhouse from pinned requirements")
-    fetch.add_argument("-r", "--requirement", action="append", required=True, type=Path)
-    fetch.add_argument("--wheelhouse", type=Path, default=None)
+    fetch.add_argument(
+        "-r",
+        "--requirement",
+        action="append",
+        required=True,
+        type=Path,
+        help="a requirements file pinning NAME==VERSION with --hash=sha256: (repeatable)",
+    )
+    fetch.add_argument(
+        "--wheelhouse", type=Path, default=None, help="where files go (default .wheelhouse/)"
+    )
     fetch.add_argument("--index-url", help="fetch from this index instead of pip's configured one")
     fetch.set_defaults(handler=cmd_mirror_fetch)
     serve = mirror_commands.add_parser("serve", help="serve the wheelhouse on 127.0.0.1")
-    serve.add_argument("--wheelhouse", type=Path, default=None)
+    serve.add_argument(
+        "--wheelhouse", type=Path, default=None, help="the files to serve (default .wheelhouse/)"
+    )
     serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
     serve.add_argument("--profile", default="unthrottled", help="a network profile's name")
     serve.set_defaults(handler=cmd_mirror_serve)
     shaping = mirror_commands.add_parser(
-        "shaping", help="measure shaping accuracy against the profiles (prints the figures)"
+        "shaping", help="measure shaping accuracy against the profiles (exit 1 if a figure misses)"
     )
-    shaping.add_argument("--profile", action="append", default=None)
-    shaping.add_argument("--mb", type=_positive_int, default=100)
+    shaping.add_argument(
+        "--profile",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a profile of scenarios/network-profiles.toml (repeatable; default: github-hosted "
+        "and slow)",
+    )
+    shaping.add_argument(
+        "--mb", type=_positive_int, default=100, help="megabytes per transfer (default 100)"
+    )
     shaping.set_defaults(handler=cmd_mirror_shaping)
 
     run = commands.add_parser("run", help="run scenarios as real jobs and record every step")
-    run.add_argument("--scenario", action="append", default=[], metavar="NAME")
-    run.add_argument("--deps", action="append", default=[], metavar="NAME_OR_DIR")
-    run.add_argument("--workflow", action="append", default=[], metavar="FILE")
-    run.add_argument("--states", type=_states, default=None, help="e.g. cold,warm,partial")
+    run.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a workflow of scenarios/workflows, e.g. pip-cache (repeatable; default: all)",
+    )
+    run.add_argument(
+        "--deps",
+        action="append",
+        default=[],
+        metavar="NAME_OR_DIR",
+        help="a set of scenarios/deps, e.g. cli, or a folder with a pinned requirements.txt, "
+        "e.g. ./mydeps (repeatable; default: all)",
+    )
+    run.add_argument(
+        "--workflow",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="your own workflow file with one job, e.g. .github/workflows/ci.yml (repeatable)",
+    )
+    run.add_argument(
+        "--states", type=_states, default=None, help="cache states, e.g. cold,warm,partial"
+    )
     run.add_argument(
         "--reps",
         type=_reps,
@@ -131,18 +220,34 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--quick", action="store_true", help="one repetition, the cli set, cold and warm"
     )
-    run.add_argument("--out", type=Path, default=None, help="parent folder (default results/)")
-    run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR")
+    run.add_argument(
+        "--out", type=_absolute_path, default=None, help="parent folder (default results/)"
+    )
+    run.add_argument(
+        "--resume",
+        type=_absolute_path,
+        default=None,
+        metavar="RUN_DIR",
+        help="continue an interrupted run, e.g. results/20261123-101500-ab12cd "
+        "(takes no other option)",
+    )
     run.set_defaults(handler=cmd_run)
 
     report = commands.add_parser("report", help="tables, figures and report.md from a run")
-    report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    report.add_argument("--format", default="github", choices=FORMATS)
+    report.add_argument(
+        "run_dir",
+        type=_absolute_path,
+        metavar="RUN_DIR",
+        help="a run folder, e.g. results/20261123-101500-ab12cd",
+    )
+    report.add_argument(
+        "--format", default="github", choices=FORMATS, help="the tables' format (default github)"
+    )
     report.add_argument(
         "--publish",
         nargs="?",
         const=Path("docs/results"),
-        type=Path,
+        type=_absolute_path,
         default=None,
         metavar="DIR",
         help="also copy the report, figures and summary here (default docs/results)",
@@ -150,19 +255,22 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=cmd_report)
 
     report_speed = commands.add_parser(
-        "report-speed", help="time rendering a synthetic run of 500 trials (target: under 10 s)"
+        "report-speed",
+        help="time rendering a synthetic run of 500 trials (exit 1 over the 10 s target)",
     )
-    report_speed.add_argument("--trials", type=_positive_int, default=500)
+    report_speed.add_argument(
+        "--trials", type=_positive_int, default=500, help="synthetic trials (default 500)"
+    )
     report_speed.set_defaults(handler=cmd_report_speed)
 
     compare = commands.add_parser("compare", help="change in median totals between two runs")
-    compare.add_argument("run_a", type=Path, metavar="RUN_A")
-    compare.add_argument("run_b", type=Path, metavar="RUN_B")
+    compare.add_argument("run_a", type=Path, metavar="RUN_A", help="the baseline run folder")
+    compare.add_argument("run_b", type=Path, metavar="RUN_B", help="the run compared with it")
     compare.add_argument(
         "--fail-above",
         default=None,
         metavar="PERCENT",
-        help="exit 1 when a cell is significantly slower in B by more than this",
+        help="exit 1 when a cell is significantly slower in B by more than this, e.g. 10%%",
     )
     compare.add_argument(
         "--phase",
@@ -177,17 +285,33 @@ def build_parser() -> argparse.ArgumentParser:
     lock = deps_commands.add_parser(
         "lock", help="derive a set's poetry and pipenv projects from its pins and lock them"
     )
-    lock.add_argument("sets", nargs="+", metavar="NAME_OR_DIR")
+    lock.add_argument(
+        "sets",
+        nargs="+",
+        metavar="NAME_OR_DIR",
+        help="a set of scenarios/deps, e.g. web, or a folder's path, e.g. ./mydeps",
+    )
     lock.add_argument("--python", default="3.11", help="interpreter version to lock for")
     lock.set_defaults(handler=cmd_deps_lock)
     return parser
 
 
 def _common_cache_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", required=True, type=Path, help="the store's folder")
+    parser.add_argument(
+        "--store", required=True, type=_absolute_path, help="the store's folder, e.g. .bench-store"
+    )
     parser.add_argument("--workspace", required=True, help="the GITHUB_WORKSPACE")
-    parser.add_argument("--key", required=True)
-    parser.add_argument("--path", action="append", required=True, metavar="PATH")
+    parser.add_argument(
+        "--key", required=True, help="the cache key, e.g. Linux-pip-<hash of requirements>"
+    )
+    parser.add_argument(
+        "--path",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="what to cache, as the action's path input, e.g. '~/.cache/pip' (repeatable; "
+        "globs and !exclusions allowed)",
+    )
     parser.add_argument("--scope", default=action.DEFAULT_SCOPE, help="the ref being built")
     parser.add_argument(
         "--profile",
@@ -199,6 +323,11 @@ def _common_cache_args(parser: argparse.ArgumentParser) -> None:
         help="never write outside this folder (default: the folder holding both the "
         "workspace and $HOME)",
     )
+
+
+def _absolute_path(text: str) -> Path:
+    """Paths are made absolute where they are read: the jobs' tools run in other folders."""
+    return Path(text).expanduser().absolute()
 
 
 def _positive_int(text: str) -> int:
@@ -231,16 +360,12 @@ def _paths(args: argparse.Namespace) -> list[str]:
 def cmd_hash_files(args: argparse.Namespace) -> int:
     if not Path(args.workspace).is_dir():
         raise BenchError(f"the workspace {args.workspace} is not a folder; pass an existing one")
-    try:
-        digest = hash_files(
-            args.patterns,
-            workspace=args.workspace,
-            home=os.environ.get("HOME"),
-            follow_symbolic_links=args.follow_symbolic_links,
-        )
-    except BenchError as error:
-        print(f"Error: {error}", file=sys.stderr)
-        return 1
+    digest = hash_files(  # an invalid pattern is bad input: one line, exit 2
+        args.patterns,
+        workspace=args.workspace,
+        home=os.environ.get("HOME"),
+        follow_symbolic_links=args.follow_symbolic_links,
+    )
     print(digest)
     return 0
 
@@ -261,7 +386,7 @@ def cmd_save(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     store = CacheStore(args.store)
-    scopes = [args.scope, f"refs/heads/{args.default_branch}"]
+    scopes = action.search_scopes(args.scope, args.default_branch)
     restore_keys = [line for value in args.restore_key for line in parse_multiline(value)]
     result = action.restore(
         store,
@@ -342,7 +467,8 @@ def cmd_mirror_serve(args: argparse.Namespace) -> int:
         server.serve_forever()
     except KeyboardInterrupt:
         print("stopped")
-    return 0
+        return EXIT_INTERRUPTED
+    return EXIT_OK
 
 
 def cmd_mirror_shaping(args: argparse.Namespace) -> int:
@@ -357,50 +483,41 @@ def cmd_mirror_shaping(args: argparse.Namespace) -> int:
         outside += sum(not check.within for check in measure(profile, args.mb))
     print("all within tolerance (bandwidth +-10 %, latency +-5 ms)" if not outside
           else f"{outside} figure(s) outside tolerance")  # fmt: skip
-    return 0
+    return EXIT_FAILED if outside else EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bench import execute
-    from bench.plan import DEFAULT_PROFILE, DEFAULT_REPS, QUICK_STATES, STATES, PlanOptions
-    from bench.stopping import DEFAULT_BUDGET_MIN
+    from bench.plan import RunRequest
 
-    if args.resume is not None:
-        chosen = [a for a in ("scenario", "deps", "workflow") if getattr(args, a)]
-        chosen += [a for a in ("states", "reps", "profile", "seed", "out") if getattr(args, a)]
-        chosen += [a for a in ("budget", "retry_busy", "no_sync") if getattr(args, a)]
-        if chosen or args.quick:
-            raise BenchError("--resume continues a run with its own plan; drop the other options")
-        state = execute.resume_run(args.resume)
-        execute.ensure_port_free()
-    else:
-        if args.budget is not None and args.reps != "auto":
-            raise BenchError("--budget goes with --reps auto; add it, or drop --budget")
-        options = PlanOptions(
-            scenarios=args.scenario,
-            deps=args.deps,
-            workflows=args.workflow,
-            states=args.states or list(QUICK_STATES if args.quick else STATES),
-            reps=_fixed_reps(args.reps, args.quick, DEFAULT_REPS),
-            auto=args.reps == "auto",
-            budget_min=args.budget or (DEFAULT_BUDGET_MIN if args.reps == "auto" else None),
-            retry_busy=args.retry_busy,
-            sync=not args.no_sync,
-            profile=args.profile or DEFAULT_PROFILE,
-            seed=args.seed if args.seed is not None else random.randrange(2**31),
-            quick=args.quick,
-        )
-        state = execute.start_run(options, args.out)
-    execute.fill_wheelhouse({t.cell.deps for t in state.trials}, execute.DEFAULT_WHEELHOUSE)
+    request = RunRequest(
+        scenarios=args.scenario,
+        deps=args.deps,
+        workflows=args.workflow,
+        states=args.states,
+        reps=args.reps,
+        budget=args.budget,
+        retry_busy=args.retry_busy,
+        no_sync=args.no_sync,
+        profile=args.profile,
+        seed=args.seed,
+        quick=args.quick,
+        out=args.out,
+        resume=args.resume,
+    )
+    state = execute.open_run(request)
     # A CI system cancels with SIGTERM: stop as cleanly as on Ctrl-C, keeping finished trials.
     signal.signal(signal.SIGTERM, _interrupt)
     failures = execute.execute(state)
-    return 1 if failures else 0
+    return EXIT_FAILED if failures else EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from bench.paths import output_folder
     from bench.report.render import publish, render, step_summary_text
 
+    if args.publish is not None:
+        output_folder(args.publish, "--publish")  # refused before anything is rendered
     rendered = render(args.run_dir, args.format)
     print(f"wrote {rendered.report} and {len(rendered.figures)} figure file(s)")
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -422,7 +539,7 @@ def cmd_report_speed(args: argparse.Namespace) -> int:
         f"rendered the report, CSVs and figures of {args.trials} synthetic trials in "
         f"{seconds:.2f} s ({seconds / TARGET_S:.2f} of the {TARGET_S:g} s target: {verdict})"
     )
-    return 0
+    return EXIT_OK if seconds < TARGET_S else EXIT_FAILED
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -442,7 +559,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     slower = regressions(changes, threshold)
     for change in slower:
         print(f"slower: {change.label} {change.percent:+.1f}% (over {threshold:g}%)")
-    return 1 if slower else 0
+    return EXIT_FAILED if slower else EXIT_OK
 
 
 def cmd_deps_lock(args: argparse.Namespace) -> int:
@@ -478,17 +595,6 @@ def _reps(text: str) -> int | str:
         raise argparse.ArgumentTypeError(
             f"expected 'auto' or a whole number, got {text!r}"
         ) from None
-
-
-def _fixed_reps(reps: int | str | None, quick: bool, default: int) -> int:
-    """The rounds planned up front: with 'auto', the minimum before the stopping rule."""
-    from bench.stopping import MIN_ROUNDS
-
-    if reps == "auto":
-        return MIN_ROUNDS
-    if isinstance(reps, int):
-        return reps
-    return 1 if quick else default
 
 
 def _states(text: str) -> list[str]:

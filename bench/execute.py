@@ -39,12 +39,15 @@ from bench.locking import BENCH_MIRROR_PORT
 from bench.mirror.fetch import DEFAULT_WHEELHOUSE, fetch
 from bench.mirror.profiles import get_profile
 from bench.mirror.server import MirrorServer
-from bench.plan import SCENARIOS_ROOT, PlannedCell, PlanOptions, Trial, build_plan
+from bench.paths import output_folder
+from bench.plan import SCENARIOS_ROOT, PlannedCell, PlanOptions, RunRequest, Trial, build_plan
 from bench.results import StepTotals, TrialRecord
+from bench.runfolder import RunLock, lock_run_folder
+from bench.runner import reaper
 from bench.runner.pythons import select_interpreter
-from bench.runner.sandbox import create_sandbox, remove_sandbox
-from bench.runner.trial import JobOutcome, TrialSetup, copy_store, run_job
+from bench.runner.sandbox import create_sandbox, remove_sandbox, runner_environment
 from bench.stats import BUSY_THRESHOLD, successful_totals
+from bench.trial import JobOutcome, TrialSetup, copy_store, observed_state_error, run_job
 from bench.workflow.actions import install_python
 from bench.workflow.model import Workflow
 
@@ -61,6 +64,7 @@ class RunState:
     records: list[TrialRecord] = field(default_factory=list)
     stop_reasons: dict[str, str] = field(default_factory=dict)  # cell id -> why it stopped
     retries: dict[str, int] = field(default_factory=dict)  # trial id -> attempt now running
+    lock: RunLock | None = field(default=None, repr=False)  # held from start/resume to the end
 
 
 def ensure_port_free(port: int = BENCH_MIRROR_PORT) -> None:
@@ -77,24 +81,60 @@ def ensure_port_free(port: int = BENCH_MIRROR_PORT) -> None:
 
 
 def new_run_dir(out: Path | None) -> Path:
+    """A fresh folder under ``out`` (absolute: the jobs' tools run in other folders)."""
+    parent = output_folder(out or RESULTS_ROOT, "--out")
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    run_dir = (out or RESULTS_ROOT) / f"{stamp}-{uuid.uuid4().hex[:6]}"
-    run_dir.mkdir(parents=True)
+    run_dir = parent / f"{stamp}-{uuid.uuid4().hex[:6]}"
+    try:
+        run_dir.mkdir()
+    except OSError as error:
+        raise BenchError(
+            f"cannot make a run folder in {parent}: {error.strerror}; give --out a writable folder"
+        ) from None
     return run_dir
+
+
+def open_run(request: RunRequest) -> RunState:
+    """The command line's entry: start or resume as asked, then fill the wheelhouse."""
+    if request.resume is not None:
+        if request.plan_choices():
+            raise BenchError("--resume continues a run with its own plan; drop the other options")
+        state = resume_run(request.resume)
+        ensure_port_free()
+    else:
+        state = start_run(request.options(), request.out)
+    fill_wheelhouse({t.cell.deps for t in state.trials}, DEFAULT_WHEELHOUSE)
+    return state
 
 
 def start_run(options: PlanOptions, out: Path | None, port: int = BENCH_MIRROR_PORT) -> RunState:
     trials = build_plan(options)  # errors in the selection come before anything is made
     get_profile(options.profile)
+    output_folder(out or RESULTS_ROOT, "--out")  # bad input before the machine's state
     ensure_port_free(port)
     run_dir = new_run_dir(out)
+    lock = lock_run_folder(run_dir)
     results.write_json_atomically(run_dir / results.PLAN_FILE, options.to_json())
-    return RunState(run_dir, options, trials)
+    return RunState(run_dir, options, trials, lock=lock)
 
 
-def resume_run(run_dir: Path) -> RunState:
+def resume_run(run_dir: Path, out: TextIO = sys.stderr) -> RunState:
+    """The run in ``run_dir`` with its plan, ready to go on where it stopped.
+
+    Refused while the run, or a process of its trials, is still alive. A last line cut by a
+    crash (or any line that is not a whole record) is moved to ``trials.jsonl.damaged``.
+    """
+    run_dir = run_dir.resolve()
     options = PlanOptions.from_json(results.read_json(run_dir / results.PLAN_FILE))
-    state = RunState(run_dir, options, build_plan(options))
+    lock = lock_run_folder(run_dir)
+    moved = results.set_aside_damaged_lines(run_dir)
+    if moved:
+        print(
+            f"resume: moved {moved} damaged line(s) of {results.TRIALS_FILE} to "
+            f"{results.TRIALS_FILE}{results.DAMAGED_SUFFIX} (their trials run again)",
+            file=out,
+        )
+    state = RunState(run_dir, options, build_plan(options), lock=lock)
     lines = results.read_trials(run_dir)
     state.done = {record.trial_id for record in lines.records}
     state.records = list(lines.records)
@@ -129,7 +169,37 @@ def execute(
     port: int = BENCH_MIRROR_PORT,
     out: TextIO = sys.stderr,
 ) -> int:
-    """Run the trials not yet done; returns the number that failed."""
+    """Run the trials not yet done; returns the number of the run's trials that failed."""
+    try:
+        pending = [t for t in state.trials if t.id not in state.done]
+        if not pending and _status(state) == "complete":
+            # Nothing to do: run.json (its wall time, its status) stays as the run left it.
+            failures = _count_failures(state)
+            print(f"nothing left to run in {state.run_dir}: {failures} failed", file=out)
+            return failures
+        work = state.run_dir / "work"
+        keep = (state.lock.fd,) if state.lock is not None and state.lock.fd >= 0 else ()
+        with reaper.watched(work, keep_fds=keep):
+            return _execute(state, pending, wheelhouse=wheelhouse, port=port, out=out)
+    finally:
+        if state.lock is not None:
+            state.lock.release()
+
+
+def _status(state: RunState) -> str | None:
+    run_file = state.run_dir / results.RUN_FILE
+    return results.read_json(run_file).get("status") if run_file.is_file() else None
+
+
+def _count_failures(state: RunState) -> int:
+    """Failed trials of the whole run (every session), counting a retried trial's last attempt."""
+    records = results.read_trials(state.run_dir).records
+    return sum(not r.succeeded for r in results.latest_attempts(records))
+
+
+def _execute(
+    state: RunState, pending: list[Trial], *, wheelhouse: Path, port: int, out: TextIO
+) -> int:
     options = state.options
     profile = get_profile(options.profile)
     print(f"run folder: {state.run_dir}", file=out)
@@ -139,6 +209,7 @@ def execute(
         print(f"warning: {warning}", file=out)
     results.write_json_atomically(state.run_dir / results.RUN_FILE, run_info)
     started = time.monotonic()
+    earlier_s = run_info.get("wall_s", 0.0)  # a resumed run's wall time adds up its sessions
     try:
         with MirrorServer(wheelhouse, port=port, profile=profile) as mirror:
             setup = TrialSetup(
@@ -151,7 +222,6 @@ def execute(
                 mirror=mirror,
                 discard=work / "runner.discarded",
             )
-            pending = [t for t in state.trials if t.id not in state.done]
             prepare_pythons({t.cell.scenario.name: t.cell.scenario.job for t in pending}, setup)
             print(
                 f"{len(pending)} trial(s) to run of {len(state.trials)}"
@@ -161,7 +231,11 @@ def execute(
             )
             _trial_loop(state, pending, setup, work, out)
     except KeyboardInterrupt:
-        run_info |= {"status": "interrupted", "finished_at": _now()}
+        run_info |= {
+            "status": "interrupted",
+            "finished_at": _now(),
+            "wall_s": round(earlier_s + time.monotonic() - started, 3),
+        }
         run_info["stopping"] = state.stop_reasons
         results.write_json_atomically(state.run_dir / results.RUN_FILE, run_info)
         print(
@@ -171,11 +245,11 @@ def execute(
         )
         _finish_report(state.run_dir, out)
         raise
-    failures = sum(not r.succeeded for r in results.latest_attempts(state.records))
+    failures = _count_failures(state)
     run_info |= {
         "status": "complete",
         "finished_at": _now(),
-        "wall_s": round(time.monotonic() - started, 3),
+        "wall_s": round(earlier_s + time.monotonic() - started, 3),
         "trials_failed": failures,
         "stopping": state.stop_reasons,
     }
@@ -307,8 +381,14 @@ def prepare_pythons(workflows: dict[str, Workflow], setup: TrialSetup) -> None:
     for interpreter in versions:
         sandbox = create_sandbox(setup.runner_root, repo="prepare")
         location = sandbox.tool_cache / "Python" / interpreter.version / "x64"
-        install_python(interpreter, location, setup.python_templates)
-        remove_sandbox(setup.runner_root)
+        try:
+            install_python(
+                interpreter, location, setup.python_templates, runner_environment(sandbox, None)
+            )
+        except BenchError as error:
+            raise BenchError(f"preparing Python {interpreter.version} failed: {error}") from None
+        finally:
+            remove_sandbox(setup.runner_root)
 
 
 def _run_info(state: RunState, profile: Any, port: int) -> dict[str, Any]:
@@ -319,6 +399,7 @@ def _run_info(state: RunState, profile: Any, port: int) -> dict[str, Any]:
     return {
         "schema": results.SCHEMA_VERSION,
         "run_id": state.run_dir.name,
+        "wall_s": previous.get("wall_s", 0.0),
         "started_at": previous.get("started_at", _now()),
         "resumed_at": [*previous.get("resumed_at", []), _now()] if previous else [],
         "status": "running",
@@ -357,6 +438,9 @@ def _run_trial(trial: Trial, state: RunState, setup: TrialSetup, work: Path) -> 
                 setup=setup,
                 log_name=_log_name(trial),
             )
+            mismatch = observed_state_error(cell.state, outcome.steps) if outcome.success else None
+            if mismatch is not None:  # the job ran, but not from the state the trial stands for
+                outcome.success, outcome.error = False, mismatch
             if cell.state == "cold" and outcome.success and "warm" in cell.scenario.states:
                 _keep_snapshot(setup.store_root, _snapshot_dir(work, cell, "warm"))
             store_after = [{"key": e.key, "size": e.size} for e in store.entries()]

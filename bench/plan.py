@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bench.depsets import DEPS_ROOT, DependencySet, load_set, shipped_sets
 from bench.errors import BenchError
+from bench.stopping import DEFAULT_BUDGET_MIN, MIN_ROUNDS
 from bench.vocabulary import STATES, Cell
 from bench.workflow.model import Workflow
 from bench.workflow.parse import load_workflow
@@ -90,6 +91,62 @@ class PlanOptions:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
+@dataclass(frozen=True)
+class RunRequest:
+    """What the command line was asked for; ``None`` is "not given" (defaults apply)."""
+
+    scenarios: list[str] = field(default_factory=list)
+    deps: list[str] = field(default_factory=list)
+    workflows: list[str] = field(default_factory=list)
+    states: list[str] | None = None
+    reps: int | str | None = None  # a number, or "auto"
+    budget: float | None = None  # minutes, with reps "auto"
+    retry_busy: bool = False
+    no_sync: bool = False
+    profile: str | None = None
+    seed: int | None = None
+    quick: bool = False
+    out: Path | None = None
+    resume: Path | None = None
+
+    def plan_choices(self) -> list[str]:
+        """The options given that decide a plan (a resumed run keeps its own)."""
+        chosen = [name for name in ("scenarios", "deps", "workflows") if getattr(self, name)]
+        chosen += [
+            name
+            for name in ("states", "reps", "budget", "profile", "seed", "out")
+            if getattr(self, name) is not None
+        ]
+        flags = ("quick", "retry_busy", "no_sync")
+        return chosen + [name for name in flags if getattr(self, name)]
+
+    def options(self) -> PlanOptions:
+        """The plan's options: what was given, else the defaults (``--quick`` has its own)."""
+        auto = self.reps == "auto"
+        if self.budget is not None and not auto:
+            raise BenchError("--budget goes with --reps auto; add it, or drop --budget")
+        if auto:
+            reps = MIN_ROUNDS  # the rounds planned up front; the stopping rule adds more
+        elif isinstance(self.reps, int):
+            reps = self.reps
+        else:
+            reps = 1 if self.quick else DEFAULT_REPS
+        return PlanOptions(
+            scenarios=list(self.scenarios),
+            deps=list(self.deps),
+            workflows=list(self.workflows),
+            states=self.states or list(QUICK_STATES if self.quick else STATES),
+            reps=reps,
+            auto=auto,
+            budget_min=self.budget or (DEFAULT_BUDGET_MIN if auto else None),
+            retry_busy=self.retry_busy,
+            sync=not self.no_sync,
+            profile=self.profile or DEFAULT_PROFILE,
+            seed=self.seed if self.seed is not None else random.randrange(2**31),
+            quick=self.quick,
+        )
+
+
 def shipped_scenarios(manifest: Path = MANIFEST, folder: Path = WORKFLOWS) -> dict[str, Scenario]:
     settings = tomllib.loads(manifest.read_text()) if manifest.is_file() else {}
     scenarios = {}
@@ -123,16 +180,38 @@ def select_sets(options: PlanOptions) -> list[DependencySet]:
     return [load_set(name) for name in names]
 
 
+def _is_shipped(scenario: Scenario) -> bool:
+    return scenario.workflow.parent == WORKFLOWS
+
+
+def _check_fits_shipped(deps: DependencySet) -> None:
+    """Every shipped scenario ends with ``pytest tests/``: a set without both fails every trial."""
+    if "pytest" not in deps.pinned:
+        raise BenchError(
+            f"dependency set {deps.path} pins no pytest, which every shipped scenario runs; "
+            "add a pinned pytest to its requirements.txt"
+        )
+    if not (deps.path / "tests").is_dir():
+        raise BenchError(
+            f"dependency set {deps.path} has no tests/ folder, which every shipped scenario "
+            "runs pytest on; add one with a smoke test"
+        )
+
+
 def build_plan(options: PlanOptions) -> list[Trial]:
     for state in options.states:
         if state not in STATES:
             raise BenchError(f"unknown cache state {state!r}; give some of {', '.join(STATES)}")
     if options.reps < 1:
         raise BenchError("--reps must be at least 1")
+    scenarios, sets = select_scenarios(options), select_sets(options)
+    for deps in sets:
+        if any(_is_shipped(scenario) for scenario in scenarios):
+            _check_fits_shipped(deps)
     cells = [
         PlannedCell(scenario, deps, state)
-        for scenario in select_scenarios(options)
-        for deps in select_sets(options)
+        for scenario in scenarios
+        for deps in sets
         if all(deps.has(name) for name in scenario.needs)
         for state in scenario.states
         if state in options.states and (state != "partial" or deps.previous is not None)

@@ -28,6 +28,7 @@ READABLE_SCHEMAS = (1, 2)  # the trial-line shapes ``TrialRecord.from_json`` und
 TRIALS_FILE = "trials.jsonl"
 RUN_FILE = "run.json"
 PLAN_FILE = "plan.json"
+DAMAGED_SUFFIX = ".damaged"  # lines set aside by a resume, kept beside the trials file
 
 
 @dataclass
@@ -199,10 +200,52 @@ def append_trial(run_dir: Path, record: TrialRecord) -> None:
         os.close(fd)
 
 
+def set_aside_damaged_lines(run_dir: Path) -> int:
+    """Move lines that are not whole JSON records (a last line cut by a crash) out of the
+    trials file into ``trials.jsonl.damaged`` beside it; returns how many were moved.
+
+    Afterwards the file ends with a newline, so the next append starts a line of its own.
+    """
+    path = run_dir / TRIALS_FILE
+    if not path.is_file():
+        return 0
+    raw = path.read_bytes()
+    kept, damaged = [], []
+    for line in raw.splitlines(keepends=True):
+        if not line.strip():
+            continue
+        (kept if line.endswith(b"\n") and _is_record(line) else damaged).append(line)
+    if not damaged:
+        return 0
+    with open(run_dir / (TRIALS_FILE + DAMAGED_SUFFIX), "ab") as aside:
+        aside.write(b"".join(line if line.endswith(b"\n") else line + b"\n" for line in damaged))
+        aside.flush()
+        os.fsync(aside.fileno())
+    fd, temporary = tempfile.mkstemp(dir=run_dir, prefix=f".{TRIALS_FILE}.")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(b"".join(kept))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    return len(damaged)
+
+
 @dataclass(frozen=True)
 class TrialLines:
     records: list[TrialRecord]
     bad_lines: list[int]  # 1-based numbers of lines that are not whole JSON records
+
+
+_NOT_A_RECORD = (json.JSONDecodeError, UnicodeDecodeError, ValueError, TypeError, AttributeError)
+
+
+def _is_record(line: bytes) -> bool:
+    """The line is a whole record that ``read_trials`` reads (the same test both use)."""
+    try:
+        TrialRecord.from_json(json.loads(line))
+    except _NOT_A_RECORD:
+        return False
+    return True
 
 
 def read_trials(run_dir: Path) -> TrialLines:
@@ -217,7 +260,7 @@ def read_trials(run_dir: Path) -> TrialLines:
             continue
         try:
             records.append(TrialRecord.from_json(json.loads(line)))
-        except (json.JSONDecodeError, ValueError):
+        except _NOT_A_RECORD:
             bad.append(number)
     return TrialLines(records, bad)
 
@@ -250,7 +293,7 @@ def write_json_atomically(path: Path, data: Any) -> None:
 def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise BenchError(f"{path} is missing; is {path.parent} a run folder?") from None
     except json.JSONDecodeError as error:
         raise BenchError(f"{path} is not valid JSON (line {error.lineno}); restore it") from None

@@ -15,7 +15,7 @@ from bench.ghcache.archive import (
     resolve_cache_paths,
 )
 from bench.ghcache.keys import GZIP, ZSTD
-from tests.conftest import write
+from tests.helpers import write
 
 PIP = "~/.cache/pip"
 

@@ -6,7 +6,7 @@ import pytest
 
 from bench.report.claims import DEPENDS, FAILS, HOLDS, UNMEASURED, evaluate_claims
 from bench.stats import cell_stats
-from tests.records import trials
+from tests.helpers import trials
 
 
 def verdicts(records):

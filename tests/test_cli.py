@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import write
+import pytest
+
+from tests.helpers import write
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -34,12 +36,12 @@ def test_hash_files_prints_an_empty_line_on_no_match(tmp_path: Path) -> None:
     assert (result.returncode, result.stdout) == (0, "\n")
 
 
-def test_hash_files_invalid_pattern_exits_1_with_the_runners_message(tmp_path: Path) -> None:
+def test_hash_files_invalid_pattern_is_bad_input_with_the_runners_message(tmp_path: Path) -> None:
     result = bench("hash-files", "--workspace", str(tmp_path), "../secrets")
-    assert result.returncode == 1
+    assert result.returncode == 2  # the exit-code policy: bad input is 2, "error: " and one line
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [
-        f"Error: hashFiles('../secrets') failed. Fail to hash files under directory "
+        f"error: hashFiles('../secrets') failed. Fail to hash files under directory "
         f"'{tmp_path.resolve()}': Invalid pattern '../secrets'. Relative pathing '.' and '..' "
         "is not allowed."
     ]
@@ -143,3 +145,66 @@ def test_bad_limit_is_refused_by_the_parser(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "expected a positive number" in result.stderr
+
+
+def _arguments(parser, prefix=()):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _arguments(sub, (*prefix, name))
+        elif not isinstance(action, argparse._HelpAction):
+            yield " ".join(prefix), action
+
+
+def test_every_argument_of_every_subcommand_has_help() -> None:
+    from bench.cli import build_parser
+
+    arguments = list(_arguments(build_parser()))
+    assert len(arguments) >= 53
+    missing = [f"{where} {a.option_strings or a.dest}" for where, a in arguments if not a.help]
+    assert missing == []
+
+
+def test_mirror_shaping_exits_1_when_a_figure_misses_its_target(monkeypatch, capsys) -> None:
+    from bench import cli
+    from bench.mirror import accuracy
+
+    def measure(profile, megabytes):
+        return [accuracy.Check("bandwidth", 10.0, 8.0, "MB/s", within=profile.name != "slow")]
+
+    monkeypatch.setattr(accuracy, "measure", measure)
+    assert cli.main(["mirror", "shaping", "--profile", "github-hosted"]) == 0
+    assert cli.main(["mirror", "shaping", "--profile", "github-hosted", "--profile", "slow"]) == 1
+    assert "1 figure(s) outside tolerance" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("seconds", "status"), [(3.0, 0), (10.5, 1)])
+def test_report_speed_exits_1_over_its_target(monkeypatch, capsys, seconds, status) -> None:
+    from bench import cli
+    from bench.report import speed
+
+    monkeypatch.setattr(speed, "measure", lambda trials: seconds)
+    assert cli.main(["report-speed"]) == status
+    assert ("OVER" in capsys.readouterr().out) == bool(status)
+
+
+def test_a_relative_store_still_restores(tmp_path: Path) -> None:
+    """tar runs inside the workspace: a relative --store used to make every restore a miss."""
+    home, workspace, _store = layout(tmp_path)
+    common = ["--store", "store", "--workspace", str(workspace), "--path", "~/.cache/pip"]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT), "HOME": str(home)}
+
+    def bench_here(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bench", *args], capture_output=True, text=True, env=env,
+            cwd=tmp_path,
+        )  # fmt: skip
+
+    assert bench_here("cache", "save", *common, "--key", "k-1").returncode == 0
+    (home / ".cache" / "pip" / "f").unlink()
+    restored = bench_here("cache", "restore", *common, "--key", "k-1")
+    assert restored.returncode == 0, restored.stderr
+    assert "cache-hit=true" in restored.stdout.splitlines()
+    assert (home / ".cache" / "pip" / "f").read_text() == "cached"

@@ -7,8 +7,7 @@ import dataclasses
 import pytest
 
 from bench import cli
-from tests.records import trials
-from tests.test_report import make_run
+from tests.helpers import make_run, trials
 
 
 def run_with(folder, pip_seconds):

@@ -9,32 +9,7 @@ import pytest
 
 from bench import cli, execute, results
 from bench.plan import PlanOptions
-from bench.runner.trial import JobOutcome
-from tests.packages import build_wheel
-
-
-@pytest.fixture
-def fake_jobs(monkeypatch, tmp_path):
-    """Jobs that succeed at once (the real ones are covered by test_scenarios); the n-th raises
-    KeyboardInterrupt when ``interrupt_at`` says so."""
-    calls = {"n": 0, "interrupt_at": None, "priming": 0, "fail_at": None}
-
-    def run_job(workflow, deps, *, previous, store, setup, log_name):
-        calls["n"] += 1
-        if log_name.startswith("priming-"):
-            calls["priming"] += 1
-        if calls["n"] == calls["interrupt_at"]:
-            raise KeyboardInterrupt
-        if calls["n"] == calls["fail_at"]:
-            return JobOutcome(False, "step 4 (Run pytest): exit code 1", [], 1_000, 2_000, {})
-        return JobOutcome(True, None, [], job_ns=1_000, wall_ns=2_000, outputs={})
-
-    monkeypatch.setattr(execute, "run_job", run_job)
-    monkeypatch.setattr(execute, "prepare_pythons", lambda workflows, setup: None)
-    wheelhouse = tmp_path / "wheelhouse"
-    wheelhouse.mkdir()
-    build_wheel(wheelhouse, "tinyone", "1.0")
-    return calls, wheelhouse
+from bench.trial import JobOutcome
 
 
 def run(state, wheelhouse):

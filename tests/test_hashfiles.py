@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.ghcache.hashfiles import HashFilesError, hash_files
-from tests.conftest import expected_hash, write
+from tests.helpers import expected_hash, write
 
 
 def h(ws: Path, *patterns: str, follow: bool = False, home: Path | None = None) -> str:

@@ -58,6 +58,7 @@ def pip_install(env, cwd: Path, target: Path, *packages: str) -> None:
     run(command, env, cwd)
 
 
+@pytest.mark.slow  # runs the real tool (seconds)
 def test_pip_installs_wheels_dependencies_and_an_sdist(tmp_path, mirror) -> None:
     env = environment(tmp_path, mirror)
     target = tmp_path / "site"
@@ -67,6 +68,7 @@ def test_pip_installs_wheels_dependencies_and_an_sdist(tmp_path, mirror) -> None
     assert (target / "tinysrc" / "__init__.py").is_file()  # built from the sdist
 
 
+@pytest.mark.slow  # runs the real tool (seconds)
 def test_pip_cache_is_reused_and_pages_revalidate(tmp_path, mirror) -> None:
     cache = tmp_path / "pip-cache"
     env = environment(tmp_path, mirror, PIP_CACHE_DIR=str(cache))
@@ -82,6 +84,7 @@ def test_pip_cache_is_reused_and_pages_revalidate(tmp_path, mirror) -> None:
     assert (tmp_path / "two" / "tinyone").is_dir()
 
 
+@pytest.mark.slow  # runs the real tool (seconds)
 def test_pip_caches_nothing_from_an_untrusted_plain_http_host(tmp_path, mirror) -> None:
     """The fact behind PIP_TRUSTED_HOST: without it pip downloads everything again."""
     cache = tmp_path / "pip-cache"
@@ -110,6 +113,7 @@ def test_uv_installs_and_reuses_its_cache(tmp_path, mirror) -> None:
     assert mirror.stats("uv-second").files_served == 0
 
 
+@pytest.mark.slow  # runs the real tool (seconds)
 def test_poetry_locks_and_installs_from_a_legacy_source(tmp_path, mirror) -> None:
     poetry = tool("poetry")
     project = tmp_path / "project"
@@ -133,6 +137,7 @@ def test_poetry_locks_and_installs_from_a_legacy_source(tmp_path, mirror) -> Non
     assert mirror.stats("poetry").files_served >= 3
 
 
+@pytest.mark.slow  # runs the real tool (seconds)
 def test_pipenv_locks_and_installs_from_the_mirror(tmp_path, mirror) -> None:
     pipenv = tool("pipenv")
     project = tmp_path / "project"

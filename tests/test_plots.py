@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bench.report.plots import all_figures
 from bench.stats import cell_stats
-from tests.records import record
+from tests.helpers import record
 
 RECORDS = [
     record("no-cache", "cold", 20.0, 1),

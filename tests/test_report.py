@@ -8,32 +8,7 @@ import json
 import pytest
 
 from bench import cli, results
-from tests.records import trials
-
-RUN_INFO = {
-    "schema": 1,
-    "run_id": "test-run",
-    "status": "complete",
-    "started_at": "2026-11-23T00:00:00",
-    "machine": {
-        "cpu_model": "Test CPU",
-        "cpu_count_logical": 2,
-        "os": "Linux",
-        "memory_bytes": 2**34,
-        "tools": {"uv": "0.1"},
-    },
-    "profile": {"name": "github-hosted"},
-    "plan": {"reps": 3, "seed": 9},
-    "harness": {"commit": "abc", "dirty": False},
-}
-
-
-def make_run(folder, records):
-    folder.mkdir()
-    results.write_json_atomically(folder / "run.json", RUN_INFO)
-    for number, record in enumerate(records):
-        results.append_trial(folder, dataclasses.replace(record, trial_id=f"t{number}"))
-    return folder
+from tests.helpers import RUN_INFO, make_run, trials
 
 
 def sample_records():

@@ -10,7 +10,7 @@ from bench import results
 from bench.errors import BenchError
 from bench.results import StepRecord, StepTotals, TrialRecord
 from bench.vocabulary import Cell
-from tests.records import record
+from tests.helpers import record
 
 # A line as schema 1 wrote it (every field; a restore step and a run step).
 V1_LINE = {

@@ -14,6 +14,8 @@ from bench import execute, results
 from bench.plan import PlanOptions, shipped_scenarios
 from tests.tinyset import build_set, build_wheelhouse, free_port
 
+pytestmark = pytest.mark.slow  # every shipped scenario as real jobs, cold, warm and partial
+
 CACHING = [name for name in shipped_scenarios() if name != "no-cache"]
 
 

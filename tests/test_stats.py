@@ -8,7 +8,7 @@ import math
 import pytest
 
 from bench.stats import cell_stats, speedup, stability_warnings, summarize
-from tests.records import record
+from tests.helpers import record
 
 
 def test_summary_of_four_values():

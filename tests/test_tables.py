@@ -10,7 +10,7 @@ import pytest
 from bench.errors import BenchError
 from bench.report.tables import cells_csv, set_table, trials_csv
 from bench.stats import cell_stats
-from tests.records import record
+from tests.helpers import record
 
 RECORDS = [
     record("no-cache", "cold", 20.0, 1),

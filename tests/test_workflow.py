@@ -14,6 +14,7 @@ from bench.runner.sandbox import create_sandbox, runner_environment
 from bench.workflow.actions import ActionContext
 from bench.workflow.job import JobFailure, JobRun
 from bench.workflow.parse import WorkflowError, load_workflow, parse_workflow
+from tests.helpers import PROJECT
 
 
 def workflow_from(text: str, path: Path = Path("scenario.yml")):
@@ -94,7 +95,9 @@ def test_a_missing_or_broken_file_is_a_clear_error(tmp_path):
 
 
 def test_every_shipped_scenario_parses():
-    for path in sorted(Path("scenarios/workflows").glob("*.yml")):
+    paths = sorted((PROJECT / "scenarios" / "workflows").glob("*.yml"))  # not the cwd's
+    assert len(paths) >= 8, "the shipped workflows were not found"
+    for path in paths:
         workflow = load_workflow(path)
         assert workflow.steps[-1].run is not None or workflow.steps[-2].run is not None
 
@@ -260,6 +263,7 @@ def test_the_environment_is_the_fake_runners_not_the_hosts(tmp_path, repo, monke
     assert outputs["cache"].startswith(str(sandbox.home))
 
 
+@pytest.mark.slow  # installs pipenv and locks with it in a real job
 def test_setup_python_cache_pipenv_keys_on_the_lock_and_saves_in_its_post_step(tmp_path, repo):
     (repo / "Pipfile.lock").write_text('{"_meta": {}}\n')
     text = job(

@@ -39,6 +39,11 @@ from bench.mirror.shaping import paced_copy
 DEFAULT_SCOPE = "refs/heads/main"
 
 
+def search_scopes(ref: str, default_branch: str = "main") -> list[str]:
+    """Where a restore looks, in order: the ref being built, then the default branch."""
+    return [ref, f"refs/heads/{default_branch}"]
+
+
 @dataclass(frozen=True)
 class Runner:
     """Where a cache step runs: the paths it sees and the root it must not write outside."""

@@ -32,16 +32,21 @@ def scrubbed_environment(home: Path, base: dict[str, str] | None = None) -> dict
     env = {
         k: v for k, v in source.items() if not k.startswith(_DROPPED_PREFIXES) and k not in _DROPPED
     }
-    env.update(
-        HOME=str(home),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_DATA_HOME=str(home / ".local" / "share"),
-        PIP_CONFIG_FILE=os.devnull,
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-        PIP_NO_INPUT="1",
-    )
-    return env
+    return env | home_settings(home)
+
+
+def home_settings(home: Path) -> dict[str, str]:
+    """``HOME`` and the XDG folders inside ``home``; pip and git read no machine configuration."""
+    return {
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_INPUT": "1",
+        "GIT_CONFIG_NOSYSTEM": "1",  # git's global configuration is then only HOME's
+    }
 
 
 def mirror_environment(index_url: str) -> dict[str, str]:

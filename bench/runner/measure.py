@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from bench.runner import reaper
+
 
 @dataclass(frozen=True)
 class ProcessResult:
@@ -29,7 +31,8 @@ def run_measured(
     argv: list[str], *, cwd: Path, env: dict[str, str], output: IO[bytes]
 ) -> ProcessResult:
     start = time.perf_counter_ns()
-    # Its own process group, so that an interrupt stops the step's whole tree (pip, builds).
+    # Its own process group, so that an interrupt stops the step's whole tree (pip, builds);
+    # the group's leader dies with the harness, and the run's watchdog knows the group.
     process = subprocess.Popen(
         argv,
         cwd=cwd,
@@ -38,7 +41,9 @@ def run_measured(
         stdout=output,
         stderr=subprocess.STDOUT,
         process_group=0,
+        preexec_fn=reaper.die_with_parent,
     )
+    reaper.track_group(process.pid)
     try:
         _pid, status, usage = os.wait4(process.pid, 0)
     except BaseException:
@@ -46,6 +51,10 @@ def run_measured(
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         raise
+    finally:
+        # What the step left running (a service for later steps) lives on until the job ends,
+        # as on a runner; the sweep after the job stops it (trial.run_job).
+        reaper.untrack_group(process.pid)
     wall = time.perf_counter_ns() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     return ProcessResult(

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.mirror.clients import mirror_environment, scrubbed_environment
+from bench.mirror.clients import home_settings, mirror_environment
 
 # The hosted image's system PATH, without anything of the host's own (pyenv shims, venvs).
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -24,6 +25,9 @@ DEFAULT_REF = "refs/heads/main"
 class Sandbox:
     root: Path
     repo: str
+    # As the real runner's RUNNER_TRACKING_ID: every process of the job carries it in its
+    # environment, so the ones a step left behind can be found and stopped (runner.reaper).
+    tracking_id: str = field(default_factory=lambda: f"github_{uuid.uuid4()}")
 
     @property
     def home(self) -> Path:
@@ -99,12 +103,19 @@ def _subtrees(root: Path, wanted: int = 32) -> list[str]:
 
 
 def runner_environment(sandbox: Sandbox, index_url: str | None) -> dict[str, str]:
-    """The job's base environment: scrubbed of the host's tools, pointed at the mirror."""
-    env = scrubbed_environment(sandbox.home)
+    """The job's base environment, built from nothing but what a hosted runner defines.
+
+    Nothing of the host's environment is copied (an allow-list, not the host minus a deny-list):
+    a fresh runner has no variables of the user's shell, and ``PATH`` holds only the runner's
+    own folders and the image's system ones, so no tool of the user's home is found. Package
+    tools are pointed at the mirror; git reads no system configuration, only HOME's (empty).
+    """
+    env = home_settings(sandbox.home)
     if index_url:
         env |= mirror_environment(index_url)
     env |= {
         "PATH": f"{sandbox.home / '.local' / 'bin'}:{SYSTEM_PATH}",
+        "LANG": "C.UTF-8",
         "CI": "true",
         "GITHUB_ACTIONS": "true",
         "RUNNER_OS": "Linux",
@@ -114,6 +125,7 @@ def runner_environment(sandbox: Sandbox, index_url: str | None) -> dict[str, str
         "RUNNER_TEMP": str(sandbox.temp),
         "RUNNER_TOOL_CACHE": str(sandbox.tool_cache),
         "RUNNER_WORKSPACE": str(sandbox.workspace.parent),
+        "RUNNER_TRACKING_ID": sandbox.tracking_id,
         "GITHUB_WORKSPACE": str(sandbox.workspace),
         "GITHUB_REF": DEFAULT_REF,
         "GITHUB_REF_NAME": DEFAULT_REF.rsplit("/", 1)[-1],
@@ -122,6 +134,5 @@ def runner_environment(sandbox: Sandbox, index_url: str | None) -> dict[str, str
         "GITHUB_RUN_ID": "1",
         "GITHUB_RUN_NUMBER": "1",
         "GITHUB_JOB": "build",
-        "LANG": "C.UTF-8",
     }
     return env

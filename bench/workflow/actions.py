@@ -262,7 +262,7 @@ def setup_python(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
         raise ActionError(f"setup-python architecture {architecture!r}: this machine is x64")
     interpreter = select_interpreter(_python_spec(inputs, ctx))
     location = ctx.sandbox.tool_cache / "Python" / interpreter.version / "x64"
-    install_python(interpreter, location, ctx.python_templates)
+    install_python(interpreter, location, ctx.python_templates, ctx.env)
     result = ActionResult(
         ok=True,
         outputs={
@@ -299,20 +299,37 @@ def _python_spec(inputs: dict[str, str], ctx: ActionContext) -> str:
     return spec
 
 
-def install_python(interpreter: Interpreter, location: Path, templates: Path | None) -> None:
+def install_python(
+    interpreter: Interpreter, location: Path, templates: Path | None, env: dict[str, str]
+) -> None:
     """A venv of ``interpreter`` at ``location``, copied from a ready one when there is one.
 
-    The copy lands at the path the template was made for, so its scripts stay valid.
+    The copy lands at the path the template was made for, so its scripts stay valid. ``env`` is
+    the runner's: the venv's pip runs with nothing of the host's PATH or home. A failure is an
+    ``ActionError`` (the trial fails), never an exception that stops the run.
     """
     template = templates / interpreter.version if templates is not None else None
     if template is not None and template.is_dir():
         location.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["cp", "-a", str(template), str(location)], check=True)
+        _run_quietly(["cp", "-a", str(template), str(location)], env)
         return
-    subprocess.run([interpreter.path, "-m", "venv", str(location)], check=True, capture_output=True)
+    _run_quietly([interpreter.path, "-m", "venv", str(location)], env)
     if template is not None:
         template.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["cp", "-a", str(location), str(template)], check=True)
+        _run_quietly(["cp", "-a", str(location), str(template)], env)
+
+
+def _run_quietly(command: list[str], env: dict[str, str]) -> None:
+    try:
+        result = subprocess.run(command, env=env, capture_output=True, text=True)
+    except OSError as error:
+        raise ActionError(f"setup-python: cannot run {command[0]}: {error.strerror}") from None
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ActionError(
+            f"setup-python: {' '.join(command[:3])} failed with exit code "
+            f"{result.returncode}: {tail[0]}"
+        )
 
 
 def _restore_for_manager(

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.depsets import DependencySet
+from bench.errors import BenchError
 from bench.ghcache.action import DEFAULT_SCOPE, Transfer
 from bench.ghcache.store import CacheStore
 from bench.mirror.server import MirrorServer
 from bench.results import StepRecord
+from bench.runner import reaper
 from bench.runner.sandbox import create_sandbox, remove_sandbox, runner_environment
 from bench.workflow.actions import ActionContext
-from bench.workflow.job import JobFailure, JobRun
+from bench.workflow.job import JobRun
 from bench.workflow.model import Workflow
 
 
@@ -74,6 +77,7 @@ def run_job(
     """Run ``workflow`` on ``deps`` in a fresh runner against ``store``; the runner is removed."""
     started = time.perf_counter_ns()
     sandbox = create_sandbox(setup.runner_root, repo=f"deps-{deps.name}")
+    reaper.track_runner(sandbox.tracking_id)
     ctx = ActionContext(
         sandbox=sandbox,
         env=runner_environment(sandbox, setup.index_url),
@@ -92,11 +96,14 @@ def run_job(
                 ).run()
                 success, error = result.success, result.error
                 steps, outputs = result.steps, result.outputs
-            except JobFailure as failure:
-                success, error, steps, outputs = False, str(failure), [], {}
-                log.write(f"\nerror: {failure}\n".encode())
+            except (BenchError, OSError, subprocess.CalledProcessError) as failure:
+                # One trial fails; the run goes on (a harness bug still stops it).
+                success, error, steps, outputs = False, _one_line(failure), [], {}
+                log.write(f"\nerror: {error}\n".encode())
     finally:
         teardown_started = time.perf_counter_ns()
+        # What the job left running goes, as on a hosted runner at the end of a job.
+        reaper.sweep({sandbox.tracking_id}, setup.runner_root)
         if setup.discard is not None and setup.runner_root.exists():
             os.replace(setup.runner_root, setup.discard)  # deleted later, outside the timing
         else:
@@ -111,3 +118,43 @@ def run_job(
         outputs=outputs,
         teardown_ns=teardown_ns,
     )
+
+
+def _one_line(failure: Exception) -> str:
+    if isinstance(failure, BenchError):  # a job's failure (JobFailure) among them
+        return str(failure)
+    if isinstance(failure, subprocess.CalledProcessError):
+        command = failure.cmd if isinstance(failure.cmd, str) else " ".join(map(str, failure.cmd))
+        return f"{command} failed with exit code {failure.returncode}"
+    return f"{failure.__class__.__name__}: {failure}"
+
+
+def observed_state_error(state: str, steps: list[StepRecord]) -> str | None:
+    """Why the cache state the job met is not the one the trial stands for (None when it is).
+
+    cold: no restore matched anything; warm: every restore hit its primary key exactly;
+    partial: something came from a restore key and nothing missed. A trial that ran from
+    another state (e.g. every restore a miss because tar could not read the store) is a
+    failure with this reason, never a result.
+    """
+    restores = [s.cache for s in steps if s.cache and s.cache["role"] == "restore"]
+    matched = [c for c in restores if c["matched_key"]]
+    exact = [c for c in matched if c["cache_hit"] == "true"]
+    if state == "cold":
+        if matched:
+            return f"planned cold, but the cache restored {matched[0]['matched_key']!r}"
+        return None
+    if not restores:
+        return f"planned {state}, but the job restored no cache; run it with --states cold"
+    missed = [c["key"] for c in restores if not c["matched_key"]]
+    if state == "warm" and len(exact) != len(restores):
+        first = next(c for c in restores if c not in exact)
+        how = "missed" if not first["matched_key"] else f"matched {first['matched_key']!r}"
+        return f"planned warm, but the restore of {first['key']!r} {how} (no exact hit)"
+    if state == "partial":
+        if missed:
+            return f"planned partial, but the restore of {missed[0]!r} missed"
+        if len(exact) == len(restores):
+            return "planned partial, but every restore hit its key exactly (no restore-key hit)"
+    return None
+

@@ -1,10 +1,39 @@
-"""Trial records for the statistics and report tests, built as the harness writes them."""
+"""Helpers the test modules share (fixtures live in conftest.py): files, hashes, records, runs.
+
+Test modules import from here, never from one another.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import itertools
+from pathlib import Path
 
+from bench import results
 from bench.results import TrialRecord
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def write(path: Path, content: str | bytes = "x\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        content = content.encode()
+    path.write_bytes(content)
+    return path
+
+
+def expected_hash(*files: Path) -> str:
+    """The runner's hash of these files in this order, computed independently."""
+    outer = hashlib.sha256()
+    for file in files:
+        outer.update(hashlib.sha256(file.read_bytes()).digest())
+    return outer.hexdigest() if files else ""
+
+
+_order = iter(range(1, 10_000))
+
 
 _order = itertools.count(1)
 
@@ -49,3 +78,30 @@ def trials(deps, scenario, state, install, total=None, archive=0, n=3) -> list[T
             )
         )
     return records
+
+
+RUN_INFO = {
+    "schema": 1,
+    "run_id": "test-run",
+    "status": "complete",
+    "started_at": "2026-11-23T00:00:00",
+    "machine": {
+        "cpu_model": "Test CPU",
+        "cpu_count_logical": 2,
+        "os": "Linux",
+        "memory_bytes": 2**34,
+        "tools": {"uv": "0.1"},
+    },
+    "profile": {"name": "github-hosted"},
+    "plan": {"reps": 3, "seed": 9},
+    "harness": {"commit": "abc", "dirty": False},
+}
+
+
+def make_run(folder, records):
+    """A run folder with ``records`` as its trials and a fixed run.json."""
+    folder.mkdir()
+    results.write_json_atomically(folder / "run.json", RUN_INFO)
+    for number, record in enumerate(records):
+        results.append_trial(folder, dataclasses.replace(record, trial_id=f"t{number}"))
+    return folder
