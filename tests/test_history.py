@@ -143,6 +143,7 @@ def test_dependency_change_idle_gap_and_restore_keys(tmp_path):
     assert poetry["distinct_keys_saved"] == 1
     assert poetry["saves"] == 2
     assert poetry["evicted_by_age"] == 1
+    assert poetry["runs_hashing_nothing"] == 7 and pip["runs_hashing_nothing"] == 0
     # setup-python's key has the same shape (hash of **/requirements.txt, prefix restore key)
     assert counts(result, "setup-python-pip") == (7, 3, 2, 2)
 
@@ -400,3 +401,79 @@ def test_history_reads_git_not_the_work_tree(tmp_path):
     (repo / "extra" / "requirements.txt").write_text("untracked\n")
     assert counts(replay(repo, "pip-cache"), "pip-cache") == (7, 3, 2, 2)
     shutil.rmtree(repo / "extra")
+
+
+# -- expected times from a run folder ----------------------------------------------------------
+
+
+def fake_run(folder: Path) -> Path:
+    """A run with one set: pip-cache warm 10/12/11 s (median 11), partial 20/22/21 (21),
+    cold 30/34/32 (32), saving 150 MB archives; no-cache cold 40/44/42 (42)."""
+    folder.mkdir()
+    cells = {
+        ("pip-cache", "warm"): [10, 12, 11],
+        ("pip-cache", "partial"): [20, 22, 21],
+        ("pip-cache", "cold"): [30, 34, 32],
+        ("no-cache", "cold"): [40, 44, 42],
+    }
+    lines, order = [], 0
+    for (scenario, state), totals in cells.items():
+        for seconds in totals:
+            order += 1
+            saves = scenario == "pip-cache" and state != "warm"
+            lines.append(
+                json.dumps(
+                    {
+                        "schema": 1,
+                        "deps": "cli",
+                        "scenario": scenario,
+                        "state": state,
+                        "status": "success",
+                        "order": order,
+                        "total_ns": seconds * 10**9,
+                        "saved_archive_bytes": 150 * MB if saves else 0,
+                        "restored_archive_bytes": 0,
+                    }
+                )
+            )
+    (folder / "trials.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_expected_time_from_a_run(tmp_path):
+    """Rates 3/7 exact, 2/7 partial, 2/7 miss (dependency_history):
+    expected = (3 * 11 + 2 * 21 + 2 * 32) / 7 = 139 / 7 = 19.857 s per run.
+    Cadence: 7 runs over 12 days 1 hour = 7 / (12.0417 / 30.44) = 17.70 runs a month, so
+    19.857 * 17.70 / 60 = 5.86 CI minutes a month (no-cache: 42 * 17.70 / 60 = 12.39).
+    Entries are the run's saved archive, 150 MB; peak 2 entries = 300 MB."""
+    repo = dependency_history(tmp_path / "repo")
+    run = fake_run(tmp_path / "run")
+    options = HistoryOptions(
+        repo=repo, scenarios=["pip-cache"], run_dir=run, out=tmp_path / "out", figures=False
+    )
+    pip = replay_history(options)["strategies"]["pip-cache"]
+    assert pip["entry_bytes"] == 150 * MB
+    assert pip["peak_store_bytes"] == 300 * MB
+    cli = pip["by_deps"]["cli"]
+    assert cli["expected_s"] == pytest.approx(139 / 7, abs=0.01)
+    low, high = cli["interval_s"]
+    assert low <= cli["expected_s"] <= high
+    assert low >= (3 * 10 + 2 * 20 + 2 * 30) / 7 and high <= (3 * 12 + 2 * 22 + 2 * 34) / 7
+    assert cli["no_cache_cold_s"] == 42
+    per_month = 7 / ((12 * DAY + HOUR) / (30.44 * DAY))
+    assert cli["ci_minutes_per_month"] == pytest.approx(139 / 7 * per_month / 60, abs=0.01)
+    assert cli["no_cache_minutes_per_month"] == pytest.approx(42 * per_month / 60, abs=0.01)
+    # the same records give the same interval
+    again = replay_history(options)["strategies"]["pip-cache"]["by_deps"]["cli"]
+    assert again["interval_s"] == cli["interval_s"]
+
+
+def test_expected_time_names_missing_states(tmp_path):
+    repo = dependency_history(tmp_path / "repo")
+    run = fake_run(tmp_path / "run")
+    records = [json.loads(x) for x in (run / "trials.jsonl").read_text().splitlines()]
+    kept = [r for r in records if r["state"] != "partial"]
+    (run / "trials.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    options = HistoryOptions(repo=repo, scenarios=["pip-cache"], run_dir=run, figures=False)
+    cli = replay_history(options)["strategies"]["pip-cache"]["by_deps"]["cli"]
+    assert cli["expected_s"] is None and cli["missing_states"] == ["partial"]

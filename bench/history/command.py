@@ -15,7 +15,7 @@ from bench.errors import BenchError
 from bench.history.evaluate import evaluate_history
 from bench.history.expected import RunTimes, expected_time, read_run, runs_per_month
 from bench.history.figures import outcomes_figure, store_figure
-from bench.history.gitlog import BlobReader, History, read_history
+from bench.history.gitlog import BlobReader, History, git, read_history
 from bench.history.outcomes import replay_strategies
 from bench.history.replay import EXACT, MISS, PARTIAL
 from bench.history.strategy import Strategy, load_strategies, shipped_strategies
@@ -102,7 +102,7 @@ def replay_history(options: HistoryOptions) -> dict:
                 by_deps[deps] = summary
     if options.figures:
         out = options.out or _default_out(history)
-        title = f"{history.repo.resolve().name} · {history.branch} · {len(history.runs)} runs"
+        title = f"{repo_name(history.repo)} · {history.branch} · {len(history.runs)} runs"
         ordered = [replays[s.name] for s in strategies]
         figures = outcomes_figure(ordered, out / "figures", title)
         figures += store_figure(ordered, out / "figures", title)
@@ -144,6 +144,7 @@ def _header(
     times = [r.time for r in history.runs]
     return {
         "repo": str(history.repo.resolve()),
+        "name": repo_name(history.repo),
         "branch": history.branch,
         "since": options.since,
         "runs": len(history.runs),
@@ -171,7 +172,14 @@ def _iso(stamp: int) -> str:
 
 def _default_out(history: History) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    return Path("results") / f"history-{history.repo.resolve().name}-{stamp}"
+    return Path("results") / f"history-{repo_name(history.repo)}-{stamp}"
+
+
+def repo_name(repo: Path) -> str:
+    """The name of the repository: its origin's last part, else its folder's name."""
+    url = git(repo, "config", "--get", "remote.origin.url", check=False).stdout.decode().strip()
+    name = url.rstrip("/").rsplit("/", 1)[-1] if url else repo.resolve().name
+    return name.removesuffix(".git") or "repo"
 
 
 def run_history_command(options: HistoryOptions) -> int:
@@ -185,7 +193,7 @@ def run_history_command(options: HistoryOptions) -> int:
 
 def render_text(result: dict) -> str:
     lines = [
-        f"{result['repo']} · {result['branch']}: {result['runs']} runs, "
+        f"{result['name']} ({result['repo']}) · {result['branch']}: {result['runs']} runs, "
         f"{result['first'][:10]} to {result['last'][:10]}; entry size {result['entry_size']}, "
         f"limit {result['limit_bytes'] / 1e9:g} GB",
         "",
@@ -217,6 +225,17 @@ def render_text(result: dict) -> str:
         "peak GB",
     ]
     lines.append(tabulate(rows, headers=headers, tablefmt="github"))
+    for name, s in result["strategies"].items():
+        if s["runs_hashing_nothing"]:
+            lines.append(
+                f"note: {name}: hashFiles() matched no file in {s['runs_hashing_nothing']} of "
+                f"{s['runs']} runs, so its key did not follow the dependencies there"
+                + (
+                    f" ({s['runs_without_key']} runs computed no key at all)"
+                    if s["runs_without_key"]
+                    else ""
+                )
+            )
     expected_rows = []
     for name, s in result["strategies"].items():
         for deps, e in (s.get("by_deps") or {}).items():

@@ -9,7 +9,7 @@ keeps its previous keys when nothing it hashed or read changed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bench.errors import BenchError
@@ -42,6 +42,7 @@ class StepKeys:
     version: str = ""  # the entry's identity beyond the key: what the paths were
     restores: bool = True
     saves: bool = True
+    hashed_nothing: bool = False  # a hashFiles() in the key matched no file at this commit
 
 
 @dataclass(frozen=True)
@@ -96,14 +97,17 @@ class _Tracker:
         self.hasher = hasher
         self.calls: list[tuple[tuple[str, ...], bool]] = []
         self.reads: dict[str, int] = {}
+        self.empty = False  # whether a hashFiles() call of the current step matched nothing
 
     def hash_files(self, *args: Any, follow: bool = False) -> str:
         texts = tuple(str(a) for a in args)
         self.calls.append((texts, follow))
         try:
-            return self.hasher.hash_files(*texts, follow_symbolic_links=follow)
+            value = self.hasher.hash_files(*texts, follow_symbolic_links=follow)
         except HashFilesError as error:
             raise BenchError(str(error)) from None
+        self.empty = self.empty or not value
+        return value
 
     def read_text(self, path: str) -> str | None:
         self.reads[path] = self.hasher.path_version(path)
@@ -201,6 +205,7 @@ def _strategy_keys(strategy: Strategy, tracker: _Tracker, github: dict) -> tuple
                     continue
             except ExpressionError:
                 pass  # a condition on what only a real run knows: assume the step runs
+        tracker.empty = False
         inputs = {k: _interpolate(v, contexts, functions) for k, v in step.inputs.items()}
         if step.kind == "setup-python":
             version = _python_version(inputs, tracker)
@@ -224,7 +229,7 @@ def _strategy_keys(strategy: Strategy, tracker: _Tracker, github: dict) -> tuple
                 continue
             keys.append(_setup_uv(inputs, python_found, tracker, step))
         else:
-            keys.append(_cache(step, inputs))
+            keys.append(replace(_cache(step, inputs), hashed_nothing=tracker.empty))
     return tuple(keys)
 
 
@@ -272,7 +277,8 @@ def _setup_python(
     if not digest and manager == "pip" and not given:
         digest = tracker.hash_files(*SETUP_PYTHON_PIP_FALLBACK, follow=True)
     if not digest:
-        return StepKeys(None, version=f"setup-python|{manager}")  # the step fails: no restore
+        # the step fails: no restore, no save
+        return StepKeys(None, version=f"setup-python|{manager}", hashed_nothing=True)
     keys = setup_python_keys(
         runner_os="Linux",
         arch="x64",
@@ -310,6 +316,7 @@ def _setup_uv(
         version=f"setup-uv|{inputs.get('cache-local-path', '')}",
         restores=inputs.get("restore-cache", "true").strip() != "false",
         saves=inputs.get("save-cache", "true").strip() != "false",
+        hashed_nothing=not digest,
     )
 
 

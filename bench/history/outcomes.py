@@ -32,6 +32,7 @@ class Replay:
     evicted_size: int = 0
     peak_bytes: int = 0
     no_key: int = 0  # runs where a step computed no key (setup-python with no files): misses
+    hashed_nothing: int = 0  # runs where a key's hashFiles() matched no file
     step_counts: list[dict[str, int]] = field(default_factory=list)
 
     def count(self, outcome: str) -> int:
@@ -65,6 +66,7 @@ class Replay:
             "peak_store_bytes": self.peak_bytes,
             "entry_bytes": self.entry_bytes,
             "runs_without_key": self.no_key,
+            "runs_hashing_nothing": self.hashed_nothing,
             "steps": self.step_counts,
         }
 
@@ -96,6 +98,8 @@ def replay_strategies(
                 replay.step_counts = [{EXACT: 0, PARTIAL: 0, MISS: 0} for _ in steps]
             outcomes = []
             before = store.saves
+            if any(k.hashed_nothing for k in steps):
+                replay.hashed_nothing += 1
             for number, keys in enumerate(steps):
                 outcome = run_step(store, keys, run.time, sizes[name])
                 outcomes.append(outcome)
