@@ -166,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--run", type=Path, default=None, metavar="RUN_DIR")
     history.add_argument("--deps", action="append", default=[], metavar="SET", help="with --run")
     history.add_argument("--shared-store", action="store_true", help="one store for all")
+    history.add_argument("--schedule", choices=["daily"], default=None, help="a cron run a day")
+    history.add_argument("--pull-requests", action="store_true", help="merged PRs' commits too")
     history.add_argument("--json", action="store_true", help="print one JSON object")
     history.add_argument("--out", type=Path, default=None, help="figures and history.json")
     history.set_defaults(handler=cmd_history)
@@ -196,6 +198,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         as_json=args.json,
         out=args.out,
         shared_store=args.shared_store,
+        schedule=args.schedule,
+        pull_requests=args.pull_requests,
     )
     return run_history_command(options)
 

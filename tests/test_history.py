@@ -477,3 +477,65 @@ def test_expected_time_names_missing_states(tmp_path):
     options = HistoryOptions(repo=repo, scenarios=["pip-cache"], run_dir=run, figures=False)
     cli = replay_history(options)["strategies"]["pip-cache"]["by_deps"]["cli"]
     assert cli["expected_s"] is None and cli["missing_states"] == ["partial"]
+
+
+# -- refinements: scheduled runs, pull requests, one shared store ------------------------------
+
+
+def test_daily_schedule_keeps_entries_alive(tmp_path):
+    """dependency_history with a cron run at 00:00 UTC on days 1..12, each with the keys of the
+    newest push strictly before it, run before a push of the same second:
+      c1 d0 miss (save A) · s d1 exact A · c2 d1 exact · s d2 exact A · c3 d2 partial (save B)
+      · s d3, c4 d3, s d4 ... s d11 exact B (B accessed every day) · A idle since d2 expires
+      before s d10 (8 days > 7; at s d9 it is exactly 7, kept): 1 by age · c5 d11 exact B
+      · s d12 exact B · c6 d12 partial (save A) · c7 exact.
+    pushes: runs 7, exact 4, partial 2, miss 1; scheduled: 12 runs, all exact; 3 saves."""
+    repo = dependency_history(tmp_path / "repo")
+    result = replay(repo, "pip-cache", schedule="daily")
+    pip = result["strategies"]["pip-cache"]
+    assert counts(result, "pip-cache") == (7, 4, 2, 1)
+    assert pip["schedule"] == {"runs": 12, "exact": 12, "partial": 0, "miss": 0}
+    assert pip["evicted_by_age"] == 1
+    assert pip["saves"] == 3
+
+
+def test_pull_requests_read_their_own_scope_then_the_branch(tmp_path):
+    """main c1 (reqs A) t0; a PR from c1: f1 (reqs B) t0+1h, f2 (NOTES) t0+2h; main c2 t0+3h;
+    the PR merged as m1 at t0+4h.
+      c1 push miss, save A (branch) · f1 PR: own scope empty, branch: prefix -> A, partial,
+      save B in the PR's scope · f2 PR: exact B (own scope) · c2 push exact A · m1 push: B is
+      invisible to the branch, prefix -> A, partial, save B (branch).
+    pushes: runs 3, exact 1, partial 1, miss 1; PR: runs 2, exact 1, partial 1; 3 saves."""
+    repo = Repo(tmp_path / "repo")
+    repo.commit(T0, {"requirements.txt": "A==1\n"})
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.commit(T0 + HOUR, {"requirements.txt": "B==1\n"})
+    repo.commit(T0 + 2 * HOUR, {"NOTES": "f\n"})
+    repo.git("checkout", "-q", "main")
+    repo.commit(T0 + 3 * HOUR, {"README": "main\n"})
+    repo.git("merge", "-q", "--no-ff", "feature", "-m", "merge", stamp=T0 + 4 * HOUR)
+    result = replay(repo.path, "pip-cache", pull_requests=True)
+    pip = result["strategies"]["pip-cache"]
+    assert counts(result, "pip-cache") == (3, 1, 1, 1)
+    assert pip["pull_request"] == {"runs": 2, "exact": 1, "partial": 1, "miss": 0}
+    assert pip["saves"] == 3
+    assert pip["distinct_keys_saved"] == 2
+
+
+def test_shared_store_lets_strategies_evict_each_other(tmp_path):
+    """Two strategies with 100 MB entries in one 0.15 GB store, on the size-eviction history's
+    first two pushes (reqs A then B); each step is replayed pip-cache first, then uv:
+      c1: pip miss, save pA (100 MB); uv miss, save uA: 200 MB > 150 -> evict pA (LRU)
+      c2: pip: pB absent, prefix Linux-pip- finds nothing (pA gone) -> miss, save pB, evict uA;
+          uv: uB absent, prefix uv-Linux- nothing -> miss, save uB, evict pB.
+    each strategy: 2 runs, 2 misses; the store's evictions by size: 3 (shared counters).
+    Apart, each would be: miss, partial."""
+    repo = Repo(tmp_path / "repo")
+    repo.commit(T0, {"requirements.txt": "A==1\n"})
+    repo.commit(T0 + HOUR, {"requirements.txt": "B==1\n"})
+    shared = replay(repo.path, "pip-cache", "uv", limit_gb=0.15, shared_store=True)
+    assert counts(shared, "pip-cache") == (2, 0, 0, 2)
+    assert counts(shared, "uv") == (2, 0, 0, 2)
+    assert shared["strategies"]["uv"]["evicted_by_size"] == 3
+    apart = replay(repo.path, "pip-cache", "uv", limit_gb=0.15)
+    assert counts(apart, "pip-cache") == (2, 0, 1, 1)

@@ -16,7 +16,8 @@ from bench.history.evaluate import evaluate_history
 from bench.history.expected import RunTimes, expected_time, read_run, runs_per_month
 from bench.history.figures import outcomes_figure, store_figure
 from bench.history.gitlog import BlobReader, History, git, read_history
-from bench.history.outcomes import replay_strategies
+from bench.history.outcomes import Event, replay_strategies
+from bench.history.refinements import pull_request_events, scheduled_events
 from bench.history.replay import EXACT, MISS, PARTIAL
 from bench.history.strategy import Strategy, load_strategies, shipped_strategies
 from bench.results import write_json_atomically
@@ -41,6 +42,8 @@ class HistoryOptions:
     as_json: bool = False
     out: Path | None = None
     shared_store: bool = False
+    schedule: str | None = None  # "daily": a cron run each day keeps entries alive
+    pull_requests: bool = False
     figures: bool = True
 
 
@@ -66,8 +69,13 @@ def replay_history(options: HistoryOptions) -> dict:
     for warning in history.warnings + [w for s in strategies for w in s.warnings]:
         print(f"warning: {warning}", file=sys.stderr)
     started = time.perf_counter()
+    extra: list[Event] = []
     with BlobReader(history.repo) as blobs:
         keys = evaluate_history(strategies, history, blobs)
+        if options.pull_requests:
+            extra += pull_request_events(history, strategies, blobs)
+    if options.schedule:
+        extra += scheduled_events(history.runs, keys, options.schedule)
     keys_s = time.perf_counter() - started
     limit = int(options.limit_gb * 1e9)
     times = read_run(options.run_dir) if options.run_dir else None
@@ -77,7 +85,9 @@ def replay_history(options: HistoryOptions) -> dict:
     def sizes_for(deps: list[str]) -> dict[str, int]:
         return {s.name: _entry_bytes(s, times, deps, options, default_size) for s in strategies}
 
-    replays = replay_strategies(keys, history.runs, sizes_for(sets), limit, options.shared_store)
+    replays = replay_strategies(
+        keys, history.runs, sizes_for(sets), limit, options.shared_store, extra
+    )
     result = _header(history, options, keys_s, default_size, sets)
     result["strategies"] = {}
     for strategy in strategies:
@@ -87,7 +97,7 @@ def replay_history(options: HistoryOptions) -> dict:
     if times is not None:
         for deps in sets:
             per_set = replay_strategies(
-                keys, history.runs, sizes_for([deps]), limit, options.shared_store
+                keys, history.runs, sizes_for([deps]), limit, options.shared_store, extra
             )
             for strategy in strategies:
                 replay = per_set[strategy.name]
@@ -162,6 +172,8 @@ def _header(
         "run_dir": str(options.run_dir) if options.run_dir else None,
         "sets": sets,
         "shared_store": options.shared_store,
+        "schedule": options.schedule,
+        "pull_requests": options.pull_requests,
         "keys_seconds": round(keys_s, 3),
     }
 
@@ -226,6 +238,13 @@ def render_text(result: dict) -> str:
     ]
     lines.append(tabulate(rows, headers=headers, tablefmt="github"))
     for name, s in result["strategies"].items():
+        for kind, label in (("schedule", "scheduled runs"), ("pull_request", "pull-request runs")):
+            if kind in s:
+                c = s[kind]
+                lines.append(
+                    f"{name}: {c['runs']} {label}, exact {c['exact']}, partial {c['partial']}, "
+                    f"miss {c['miss']} (not in the counts above)"
+                )
         if s["runs_hashing_nothing"]:
             lines.append(
                 f"note: {name}: hashFiles() matched no file in {s['runs_hashing_nothing']} of "

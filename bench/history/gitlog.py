@@ -12,6 +12,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.errors import BenchError
@@ -34,6 +35,7 @@ class Run:
     commit: str
     time: int  # committer time, seconds since the epoch
     changes: tuple[Change, ...] = ()
+    parents: tuple[str, ...] = ()
 
 
 @dataclass
@@ -78,6 +80,24 @@ def read_history(repo: Path, branch: str | None = None, since: str | None = None
         raise BenchError(
             f"no branch or commit {branch!r} in {repo}; pass --branch with one that exists"
         )
+    runs = log_runs(repo, branch, since)
+    if not runs:
+        after = f" since {since}" if since else ""
+        raise BenchError(f"{branch!r} has no commits{after}; pick another --branch or --since")
+    history = History(repo=repo, branch=branch, runs=runs)
+    shallow = git(repo, "rev-parse", "--is-shallow-repository", check=False)
+    if shallow.stdout.decode().strip() == "true":
+        history.shallow = True
+        oldest = datetime.fromtimestamp(runs[0].time, UTC).strftime("%Y-%m-%d")
+        history.warnings.append(
+            f"shallow clone: the history reaches back only to {oldest} ({len(runs)} runs); "
+            "fetch more (git fetch --unshallow) to replay it all"
+        )
+    return history
+
+
+def log_runs(repo: Path, revisions: str, since: str | None = None) -> list[Run]:
+    """``git log --first-parent`` of ``revisions``, oldest first, with each commit's changes."""
     args = [
         "log",
         "--first-parent",
@@ -87,40 +107,30 @@ def read_history(repo: Path, branch: str | None = None, since: str | None = None
         "--no-abbrev",
         "-z",
         "--diff-merges=first-parent",
-        f"--format={_RECORD}%H %ct",
+        f"--format={_RECORD}%H %ct %P",
     ]
     if since:
         args.append(f"--since={since}")
-    result = git(repo, *args, branch, "--", check=False)
+    result = git(repo, *args, revisions, "--", check=False)
     if result.returncode != 0:
         message = result.stderr.decode(errors="replace").strip().splitlines()
-        raise BenchError(f"git log failed on {branch!r}: {message[-1] if message else '?'}")
-    runs = list(parse_log(result.stdout))
-    if not runs:
-        after = f" since {since}" if since else ""
-        raise BenchError(f"{branch!r} has no commits{after}; pick another --branch or --since")
-    history = History(repo=repo, branch=branch, runs=runs)
-    shallow = git(repo, "rev-parse", "--is-shallow-repository", check=False)
-    if shallow.stdout.decode().strip() == "true":
-        history.shallow = True
-        from datetime import UTC, datetime
+        raise BenchError(f"git log failed on {revisions!r}: {message[-1] if message else '?'}")
+    return list(parse_log(result.stdout))
 
-        oldest = datetime.fromtimestamp(runs[0].time, UTC).strftime("%Y-%m-%d")
-        history.warnings.append(
-            f"shallow clone: the history reaches back only to {oldest} ({len(runs)} runs); "
-            "fetch more (git fetch --unshallow) to replay it all"
-        )
-    return history
+
+def merge_base(repo: Path, a: str, b: str) -> str | None:
+    result = git(repo, "merge-base", a, b, check=False)
+    return result.stdout.decode().strip() or None
 
 
 def parse_log(output: bytes) -> Iterator[Run]:
-    """Runs from ``git log --raw -z --format=<\\x01>%H %ct`` output."""
+    """Runs from ``git log --raw -z --format=<\\x01>%H %ct %P`` output."""
     text = output.decode("utf-8", errors="surrogateescape")
     for chunk in text.split(_RECORD):
         if not chunk:
             continue
         header, _, rest = chunk.partition("\0")
-        commit, _, stamp = header.strip().partition(" ")
+        commit, stamp, *parents = header.strip().split(" ")
         fields = rest.lstrip("\n").split("\0")
         changes = []
         for i in range(0, len(fields) - 1, 2):
@@ -131,7 +141,7 @@ def parse_log(output: bytes) -> Iterator[Run]:
             if len(parts) < 5:
                 continue
             changes.append(Change(path=path, mode=parts[1], oid=parts[3]))
-        yield Run(commit=commit, time=int(stamp), changes=tuple(changes))
+        yield Run(commit=commit, time=int(stamp), changes=tuple(changes), parents=tuple(parents))
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,14 @@ EXACT, PARTIAL, MISS = "exact", "partial", "miss"
 OUTCOMES = (EXACT, PARTIAL, MISS)
 
 
+MAIN_SCOPE = "branch"
+
+
 @dataclass
 class StoreEntry:
     key: str
     version: str
+    scope: str
     created: int
     accessed: int
     size: int
@@ -46,27 +50,34 @@ class Store:
         self.evicted_age += len(self.entries) - len(kept)
         self.entries = kept
 
-    def lookup(self, keys: StepKeys, now: int) -> StoreEntry | None:
-        """actions/cache's lookup: per key in order, exact (case-insensitive) then prefix."""
+    def lookup(
+        self, keys: StepKeys, now: int, scopes: tuple[str, ...] = (MAIN_SCOPE,)
+    ) -> StoreEntry | None:
+        """actions/cache's lookup: scopes in order, then per key in order, exact
+        (case-insensitive) before prefix; the newest created wins."""
         assert keys.primary is not None
-        candidates = [e for e in self.entries if e.version == keys.version]
-        for wanted in (keys.primary, *keys.restore):
-            folded = wanted.casefold()
-            exact = [e for e in candidates if e.key.casefold() == folded]
-            found = exact or [e for e in candidates if e.key.casefold().startswith(folded)]
-            if found:
-                entry = max(found, key=lambda e: (e.created, e.order))
-                entry.accessed = now
-                return entry
+        for scope in scopes:
+            candidates = [e for e in self.entries if e.version == keys.version and e.scope == scope]
+            for wanted in (keys.primary, *keys.restore):
+                folded = wanted.casefold()
+                exact = [e for e in candidates if e.key.casefold() == folded]
+                found = exact or [e for e in candidates if e.key.casefold().startswith(folded)]
+                if found:
+                    entry = max(found, key=lambda e: (e.created, e.order))
+                    entry.accessed = now
+                    return entry
         return None
 
-    def has(self, key: str, version: str) -> bool:
+    def has(self, key: str, version: str, scope: str = MAIN_SCOPE) -> bool:
         folded = key.casefold()
-        return any(e.version == version and e.key.casefold() == folded for e in self.entries)
+        return any(
+            e.version == version and e.scope == scope and e.key.casefold() == folded
+            for e in self.entries
+        )
 
-    def save(self, key: str, version: str, now: int, size: int) -> None:
+    def save(self, key: str, version: str, now: int, size: int, scope: str = MAIN_SCOPE) -> None:
         self._order += 1
-        saved = StoreEntry(key, version, now, now, size, self._order)
+        saved = StoreEntry(key, version, scope, now, now, size, self._order)
         self.entries.append(saved)
         self.saves += 1
         while self.total > self.limit and len(self.entries) > 1:
@@ -78,21 +89,25 @@ class Store:
         self.peak = max(self.peak, self.total)
 
 
-def run_step(store: Store, keys: StepKeys, now: int, size: int) -> str | None:
-    """One cache step at one run: its outcome (None for a step that only saves or is skipped)."""
+def run_step(
+    store: Store, keys: StepKeys, now: int, size: int, scopes: tuple[str, ...] = (MAIN_SCOPE,)
+) -> str | None:
+    """One cache step at one run: its outcome (None for a step that only saves or is skipped).
+
+    ``scopes`` are searched in order; a save goes to the first (the run's own ref)."""
     if keys.primary is None:
         return MISS if keys.restores else None
     outcome: str | None = None
     if keys.restores:
-        entry = store.lookup(keys, now)
+        entry = store.lookup(keys, now, scopes)
         if entry is None:
             outcome = MISS
         elif entry.key.casefold() == keys.primary.casefold():
             outcome = EXACT
         else:
             outcome = PARTIAL
-    if keys.saves and outcome != EXACT and not store.has(keys.primary, keys.version):
-        store.save(keys.primary, keys.version, now, size)
+    if keys.saves and outcome != EXACT and not store.has(keys.primary, keys.version, scopes[0]):
+        store.save(keys.primary, keys.version, now, size, scopes[0])
     return outcome
 
 
