@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="also copy the report, figures and summary here (default docs/results)",
     )
+    report.add_argument("--history", type=Path, default=None, metavar="REPO",
+                        help="rank strategies by expected time over this repository's history")
     report.set_defaults(handler=cmd_report)
 
     report_speed = commands.add_parser(
@@ -420,6 +422,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from bench.report.render import publish, render, step_summary_text
 
+    if args.history is not None:  # bench/history: keep a replay in the run folder first
+        from bench.history.ranking import write_replay
+
+        print(f"replayed {args.history} into {write_replay(args.history, args.run_dir)}")
     rendered = render(args.run_dir, args.format)
     print(f"wrote {rendered.report} and {len(rendered.figures)} figure file(s)")
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")

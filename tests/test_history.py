@@ -539,3 +539,20 @@ def test_shared_store_lets_strategies_evict_each_other(tmp_path):
     assert shared["strategies"]["uv"]["evicted_by_size"] == 3
     apart = replay(repo.path, "pip-cache", "uv", limit_gb=0.15)
     assert counts(apart, "pip-cache") == (2, 0, 1, 1)
+
+
+def test_report_ranks_strategies_by_expected_time(tmp_path):
+    """With history.json in the run folder, "What the numbers say" gains the ranking: on the
+    fake run, pip-cache 139 / 7 = 19.9 s per run against no-cache's 42 s."""
+    from bench.history.ranking import with_history_ranking, write_replay
+
+    repo = dependency_history(tmp_path / "repo")
+    run = fake_run(tmp_path / "run")
+    text = "# report\n## What the numbers say\n\n- cli: findings\n\n## cli\n\ntable\n"
+    assert with_history_ranking(text, run) == text  # no replay yet
+    assert write_replay(repo, run) == run / "history.json"
+    ranked = with_history_ranking(text, run)
+    section = ranked[ranked.index("## What the numbers say") : ranked.index("## cli")]
+    assert "- cli: findings" in section
+    assert "- cli: pip-cache 19.9 s" in section
+    assert "no-cache cold 42.0 s" in section

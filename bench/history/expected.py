@@ -13,9 +13,10 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from bench import results
 from bench.errors import BenchError
-from bench.results import read_whole_trials
 
 RESAMPLES = 2000
 REFERENCE = "no-cache"
@@ -39,21 +40,31 @@ class RunTimes:
 
 
 def read_run(run_dir: Path) -> RunTimes:
-    records = read_whole_trials(run_dir)
+    records = results.read_whole_trials(run_dir)
+    if hasattr(results, "latest_attempts"):  # records that were retried keep their last attempt
+        records = results.latest_attempts(records)
     if not records:
         raise BenchError(f"{run_dir} has no trials yet; give a run folder with records")
     times = RunTimes()
     archives: dict[tuple[str, str], list[int]] = {}
-    for record in sorted(records, key=lambda r: r.get("order", 0)):
-        if record.get("status") != "success":
+    for record in sorted(records, key=lambda r: _get(r, "order", 0)):
+        if _get(record, "status") != "success":
             continue
-        cell = (record["deps"], record["scenario"], record["state"])
-        times.totals.setdefault(cell, []).append(record["total_ns"] / 1e9)
-        saved = record.get("saved_archive_bytes") or 0
+        deps, scenario = _get(record, "deps"), _get(record, "scenario")
+        cell = (deps, scenario, _get(record, "state"))
+        times.totals.setdefault(cell, []).append(_get(record, "total_ns") / 1e9)
+        saved = _get(record, "saved_archive_bytes") or 0
         if saved > 0:
-            archives.setdefault((record["deps"], record["scenario"]), []).append(saved)
+            archives.setdefault((deps, scenario), []).append(saved)
     times.archive_bytes = {k: int(statistics.median(v)) for k, v in archives.items()}
     return times
+
+
+def _get(record: Any, name: str, default: Any = None) -> Any:
+    """A record's field, whether records are read as dicts or as typed objects."""
+    if isinstance(record, dict):
+        return record.get(name, default)
+    return getattr(record, name, default)
 
 
 @dataclass(frozen=True)
