@@ -556,3 +556,23 @@ def test_report_ranks_strategies_by_expected_time(tmp_path):
     assert "- cli: findings" in section
     assert "- cli: pip-cache 19.9 s" in section
     assert "no-cache cold 42.0 s" in section
+
+
+def test_setup_python_keys_shared_with_the_action():
+    """Spec section 7: pip restores from its prefix; pipenv and poetry (poetry-v2) do not."""
+    from bench.workflow.cachekeys import setup_python_keys
+
+    parts = dict(runner_os="Linux", arch="x64", os_version="24.04", os_name="Ubuntu")
+    pip = setup_python_keys(**parts, python_version="3.12.3", manager="pip", digest="abc")
+    assert pip.primary == "setup-python-Linux-x64-24.04-Ubuntu-python-3.12.3-pip-abc"
+    assert pip.restore == ("setup-python-Linux-x64-24.04-Ubuntu-python-3.12.3-pip",)
+    poetry = setup_python_keys(**parts, python_version="3.12.3", manager="poetry", digest="d")
+    assert poetry.primary.endswith("-python-3.12.3-poetry-v2-d") and poetry.restore == ()
+
+
+def test_speed_benchmark_runs_on_a_small_synthetic_repository(capsys):
+    from bench.history.speed import run_speed
+
+    assert run_speed(60) == 0
+    out = capsys.readouterr().out
+    assert "synthetic repository: 60 commits" in out and "pip-cache" in out
