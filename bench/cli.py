@@ -184,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_history(args: argparse.Namespace) -> int:
     from bench.history.command import HistoryOptions, run_history_command
 
+    bad = [item for item in args.matrix if "=" not in item]
+    if bad:
+        raise BenchError(f"--matrix takes KEY=VALUE, not {bad[0]!r}")
     matrix = dict(item.partition("=")[::2] for item in args.matrix)
     options = HistoryOptions(
         repo=args.repo,

@@ -41,14 +41,19 @@ class Repo:
         return result.stdout.strip()
 
     def commit(self, stamp: int, files: dict[str, str | None], message: str = "change") -> str:
-        """Write (or, for None, delete) files and commit them at ``stamp``."""
+        """Write (or, for None, delete) files and commit them at ``stamp``.
+
+        A text starting with ``-> `` makes a symbolic link to the rest."""
         for name, text in files.items():
             target = self.path / name
             if text is None:
                 self.git("rm", "-q", "--", name)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
+            if text.startswith("-> "):
+                target.symlink_to(text[3:])
+            else:
+                target.write_text(text)
             self.git("add", "--", name)
         self.git("commit", "-q", "--allow-empty", "-m", message, stamp=stamp)
         return self.git("rev-parse", "HEAD")

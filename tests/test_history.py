@@ -49,6 +49,8 @@ TREE_FILES = {
     "b/y.txt": "by\n",
     ".hidden/requirements.txt": "dot\n",
     "poetry.lock": "lock\n",
+    "link.txt": "-> a.txt",  # a link to a file: hashed with the file's content
+    "linkdir": "-> a",  # a link to a folder: not entered without following links
 }
 PATTERNS = [
     ["requirements.txt"],
@@ -62,6 +64,7 @@ PATTERNS = [
     ["**/nothing.lock"],
     ["**/[ab]/*.txt"],
     ["sub/", "poetry.lock"],
+    ["link.txt", "linkdir"],
 ]
 
 
@@ -576,3 +579,21 @@ def test_speed_benchmark_runs_on_a_small_synthetic_repository(capsys):
     assert run_speed(60) == 0
     out = capsys.readouterr().out
     assert "synthetic repository: 60 commits" in out and "pip-cache" in out
+
+
+def test_a_broken_link_fails_hash_files_as_on_the_runner(tmp_path):
+    repo = Repo(tmp_path / "repo")
+    repo.commit(T0, {"a.txt": "a\n", "broken.txt": "-> nowhere.txt"})
+    from bench.ghcache.hashfiles import HashFilesError
+
+    with pytest.raises(HashFilesError):
+        hash_files(["**/*.txt"], workspace=repo.path, home=tmp_path)
+    with BlobReader(repo.path) as blobs:
+        hasher = TreeHasher(read_tree(repo.path, "HEAD"), blobs.read)
+        with pytest.raises(HashFilesError):
+            hasher.hash_files("**/*.txt")
+        # following links (setup-python, setup-uv), a broken one is skipped, as on disk
+        followed = hash_files(
+            ["**/*.txt"], workspace=repo.path, home=tmp_path, follow_symbolic_links=True
+        )
+        assert hasher.hash_files("**/*.txt", follow_symbolic_links=True) == followed
