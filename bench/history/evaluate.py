@@ -254,6 +254,8 @@ def _cache(step: StepSpec, inputs: dict[str, str]) -> StepKeys:
     primary = inputs.get("key", "").strip()
     restore = tuple(parse_multiline(inputs.get("restore-keys", "")))
     paths = "\n".join(parse_multiline(inputs.get("path", "")))
+    if not primary:  # "Input required and not supplied: key": the step fails
+        return StepKeys(None, version=f"cache|{paths}", restores=step.kind != "save", saves=False)
     try:
         check_keys(primary, list(restore))
     except ValidationError as error:
