@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -597,3 +598,14 @@ def test_a_broken_link_fails_hash_files_as_on_the_runner(tmp_path):
             ["**/*.txt"], workspace=repo.path, home=tmp_path, follow_symbolic_links=True
         )
         assert hasher.hash_files("**/*.txt", follow_symbolic_links=True) == followed
+
+
+def test_the_replay_does_not_import_the_job_runner():
+    code = (
+        "import sys, bench.history.command, bench.history.ranking, bench.history.speed\n"
+        "bad = [m for m in sys.modules if m.startswith(('bench.runner', 'bench.workflow.job',"
+        " 'bench.workflow.actions', 'bench.workflow.parse', 'bench.execute'))]\n"
+        "assert not bad, bad\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)

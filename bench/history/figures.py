@@ -61,21 +61,31 @@ def outcomes_figure(replays: list[Replay], folder: Path, title: str) -> list[Pat
 
 
 def store_figure(replays: list[Replay], folder: Path, title: str) -> list[Path]:
-    figure, axes = plt.subplots(figsize=(12, 4.5), layout="constrained")
-    for index, replay in enumerate(replays):
+    """One panel per strategy (shared axes): identical keys would hide each other's lines."""
+    rows = max(1, len(replays))
+    figure, panels = plt.subplots(
+        rows,
+        1,
+        figsize=(12, 1.0 * rows + 1.6),
+        sharex=True,
+        sharey=True,
+        layout="constrained",
+        squeeze=False,
+    )
+    limit = max((r.limit_bytes for r in replays), default=0) / 1e9
+    near_limit = bool(replays) and max(r.peak_bytes for r in replays) / 1e9 > 0.5 * limit
+    for index, (replay, axes) in enumerate(zip(replays, panels[:, 0], strict=False)):
         axes.step(
             _dates(replay),
             [r.store_bytes / 1e9 for r in replay.timeline],
             where="post",
             color=SERIES[index % len(SERIES)],
-            linestyle=["-", "--", ":", "-."][index // len(SERIES) % 4],
-            label=replay.name,
+            linewidth=1.0,
         )
-    limit = max((r.limit_bytes for r in replays), default=0) / 1e9
-    if replays and max(r.peak_bytes for r in replays) / 1e9 > 0.5 * limit:
-        axes.axhline(limit, color="#000000", linewidth=0.8, linestyle=":", label="limit")
-    axes.set_ylabel("store size (GB)")
-    axes.set_xlabel("commit time (UTC)")
-    axes.set_title(title)
-    axes.legend(loc="upper left", fontsize="small")
+        if near_limit:
+            axes.axhline(limit, color="#000000", linewidth=0.8, linestyle=":")
+        axes.set_ylabel(replay.name, rotation=0, ha="right", va="center")
+        axes.set_ylim(bottom=0)
+    panels[0, 0].set_title(f"{title} · store size after each run (GB)")
+    panels[-1, 0].set_xlabel("commit time (UTC)")
     return _save(figure, folder, "history-store")
