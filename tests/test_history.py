@@ -560,6 +560,7 @@ def test_report_ranks_strategies_by_expected_time(tmp_path):
     assert "- cli: findings" in section
     assert "- cli: pip-cache 19.9 s" in section
     assert "no-cache cold 42.0 s" in section
+    assert "(figures/history-outcomes.png)" in section
 
 
 def test_setup_python_keys_shared_with_the_action():

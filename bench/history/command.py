@@ -164,7 +164,7 @@ def _header(
         "warnings": history.warnings,
         "limit_bytes": int(options.limit_gb * 1e9),
         "entry_size": (
-            "from the run's saved archives"
+            "from the run's saved archives (the largest over the sets)"
             if options.run_dir and options.archive_mb is None
             else f"{default_size / 1e6:g} MB"
             + ("" if options.archive_mb is not None else " (assumed; give --archive-mb or --run)")

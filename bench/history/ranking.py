@@ -59,6 +59,11 @@ def ranking_markdown(run_dir: Path) -> str:
             )
         tail = f"; no-cache cold {reference[deps]:.1f} s" if deps in reference else ""
         lines.append(f"- {deps}: " + ", ".join(parts) + tail)
+    figure = run_dir / "figures" / "history-outcomes.png"
+    if figure.is_file():
+        lines.append(
+            f"\n![Each push's cache outcome over the history]({figure.relative_to(run_dir)})"
+        )
     return "\n".join(lines) + "\n"
 
 
