@@ -610,3 +610,28 @@ def test_the_replay_does_not_import_the_job_runner():
     )
     root = Path(__file__).resolve().parents[1]
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+
+
+def test_a_commit_where_hash_files_fails_is_a_miss_that_saves_nothing(tmp_path):
+    """key: k-${{ hashFiles('**/*.txt') }}, restore key k-.
+      c1 a.txt            miss, save k-H (H: hash of a.txt)
+      c2 + broken.txt     hashFiles fails: the job fails, a miss, nothing saved
+      c3 - broken.txt     k-H again: exact
+    runs 3, exact 1, partial 0, miss 2; 1 failing run; 1 save."""
+    repo = Repo(tmp_path / "repo")
+    repo.commit(T0, {"a.txt": "a\n"})
+    repo.commit(T0 + HOUR, {"broken.txt": "-> nowhere.txt"})
+    repo.commit(T0 + 2 * HOUR, {"broken.txt": None})
+    workflow = tmp_path / "w.yml"
+    workflow.write_text(
+        "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/cache@v4\n        with:\n          path: x\n"
+        "          key: k-${{ hashFiles('**/*.txt') }}\n          restore-keys: k-\n"
+    )
+    result = replay_history(
+        HistoryOptions(repo=repo.path, workflows=[workflow], archive_mb=10, figures=False)
+    )
+    entry = result["strategies"]["w.yml:t"]
+    assert counts(result, "w.yml:t") == (3, 1, 0, 2)
+    assert entry["runs_failing"] == 1 and "broken" in entry["first_failure"]
+    assert entry["saves"] == 1

@@ -245,6 +245,11 @@ def render_text(result: dict) -> str:
                     f"{name}: {c['runs']} {label}, exact {c['exact']}, partial {c['partial']}, "
                     f"miss {c['miss']} (not in the counts above)"
                 )
+        if s["runs_failing"]:
+            lines.append(
+                f"note: {name}: hashFiles() failed in {s['runs_failing']} runs (the job fails "
+                f"there: a miss that saves nothing), first: {s['first_failure']}"
+            )
         if s["runs_hashing_nothing"]:
             lines.append(
                 f"note: {name}: hashFiles() matched no file in {s['runs_hashing_nothing']} of "

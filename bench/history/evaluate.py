@@ -43,6 +43,7 @@ class StepKeys:
     restores: bool = True
     saves: bool = True
     hashed_nothing: bool = False  # a hashFiles() in the key matched no file at this commit
+    failure: str = ""  # why the step failed at this commit (a hashFiles() error)
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,10 @@ def evaluate_history(
     return out
 
 
+class _HashFailed(BenchError):
+    """hashFiles() failed at this commit (a broken link, a bad pattern): the step fails."""
+
+
 class _Tracker:
     """hashFiles and file reads of one evaluation, to know when its keys go stale."""
 
@@ -105,7 +110,7 @@ class _Tracker:
         try:
             value = self.hasher.hash_files(*texts, follow_symbolic_links=follow)
         except HashFilesError as error:
-            raise BenchError(str(error)) from None
+            raise _HashFailed(str(error)) from None
         self.empty = self.empty or not value
         return value
 
@@ -179,6 +184,7 @@ def _contexts(strategy: Strategy, github: dict, env: dict[str, str], steps: dict
 
 
 def _strategy_keys(strategy: Strategy, tracker: _Tracker, github: dict) -> tuple[StepKeys, ...]:
+    """One entry per cache step (``cache_steps``), in order."""
     functions: dict[str, Callable[..., Any]] = {
         "hashfiles": tracker.hash_files,
         "success": lambda: True,
@@ -188,49 +194,85 @@ def _strategy_keys(strategy: Strategy, tracker: _Tracker, github: dict) -> tuple
     }
     steps_ctx: dict[str, Any] = {}
     env: dict[str, str] = {}
-    for name, value in strategy.env.items():
-        env[name] = _interpolate(value, _contexts(strategy, github, env, steps_ctx), functions)
-    python_found = ""
     keys: list[StepKeys] = []
-    for step in strategy.steps:
-        step_env = dict(env)
-        contexts = _contexts(strategy, github, step_env, steps_ctx)
-        for name, value in step.env.items():
-            step_env[name] = _interpolate(value, contexts, functions)
-        if step.condition is not None:
-            try:
-                if not condition_holds(step.condition, contexts, functions):
-                    if step.kind != "setup-python" or step.inputs.get("cache", "").strip():
-                        keys.append(StepKeys(None, restores=False, saves=False))
-                    continue
-            except ExpressionError:
-                pass  # a condition on what only a real run knows: assume the step runs
-        tracker.empty = False
-        inputs = {k: _interpolate(v, contexts, functions) for k, v in step.inputs.items()}
-        if step.kind == "setup-python":
-            version = _python_version(inputs, tracker)
-            python_found = version
-            if step.step_id:
-                steps_ctx[step.step_id] = {
-                    "outputs": {
-                        "python-version": version,
-                        "python-path": f"/opt/hostedtoolcache/Python/{version}/x64/bin/python",
-                        "cache-hit": "",
-                    },
-                    "outcome": "success",
-                    "conclusion": "success",
-                }
-            manager = inputs.get("cache", "").strip()
-            if manager:
-                keys.append(_setup_python(manager, inputs, version, tracker, step))
-        elif step.kind == "setup-uv":
-            if inputs.get("enable-cache", "auto").strip().lower() == "false":
-                keys.append(StepKeys(None, restores=False, saves=False))
-                continue
-            keys.append(_setup_uv(inputs, python_found, tracker, step))
-        else:
-            keys.append(replace(_cache(step, inputs), hashed_nothing=tracker.empty))
+    python_found = ""
+    at = -1  # the step being evaluated (-1: the job's env)
+    try:
+        for name, value in strategy.env.items():
+            env[name] = _interpolate(value, _contexts(strategy, github, env, steps_ctx), functions)
+        for step in strategy.steps:
+            at += 1
+            python_found = _step_keys(
+                strategy, step, env, steps_ctx, functions, tracker, python_found, github, keys
+            )
+    except _HashFailed as error:
+        # The expression fails, so does the step and the job: no later step runs, and no post
+        # step saves; the failing cache step is a miss.
+        keys = [replace(k, saves=False) for k in keys]
+        later = [s for s in strategy.steps[at + 1 :] if _is_cache_step(s)]
+        if at >= 0 and _is_cache_step(strategy.steps[at]):
+            keys.append(StepKeys(None, saves=False, failure=str(error)))
+        keys += [StepKeys(None, restores=False, saves=False) for _ in later]
     return tuple(keys)
+
+
+def _is_cache_step(step: StepSpec) -> bool:
+    return step.kind != "setup-python" or bool(step.inputs.get("cache", "").strip())
+
+
+def _step_keys(
+    strategy: Strategy,
+    step: StepSpec,
+    env: dict[str, str],
+    steps_ctx: dict[str, Any],
+    functions: dict[str, Callable[..., Any]],
+    tracker: _Tracker,
+    python_found: str,
+    github: dict,
+    keys: list[StepKeys],
+) -> str:
+    """Append the step's keys (when it is a cache step); return the Python uv would find."""
+    skipped = StepKeys(None, restores=False, saves=False)
+    step_env = dict(env)
+    contexts = _contexts(strategy, github, step_env, steps_ctx)
+    for name, value in step.env.items():
+        step_env[name] = _interpolate(value, contexts, functions)
+    if step.condition is not None:
+        try:
+            if not condition_holds(step.condition, contexts, functions):
+                if _is_cache_step(step):
+                    keys.append(skipped)
+                return python_found
+        except ExpressionError:
+            pass  # a condition on what only a real run knows: assume the step runs
+    tracker.empty = False
+    inputs = {k: _interpolate(v, contexts, functions) for k, v in step.inputs.items()}
+    if step.kind == "setup-python":
+        version = _python_version(inputs, tracker)
+        if step.step_id:
+            steps_ctx[step.step_id] = {
+                "outputs": {
+                    "python-version": version,
+                    "python-path": f"/opt/hostedtoolcache/Python/{version}/x64/bin/python",
+                    "cache-hit": "",
+                },
+                "outcome": "success",
+                "conclusion": "success",
+            }
+        manager = inputs.get("cache", "").strip()
+        if manager:
+            keys.append(_setup_python(manager, inputs, version, tracker, step))
+        elif _is_cache_step(step):
+            keys.append(skipped)  # cache: given as an expression that came out empty
+        return version
+    if step.kind == "setup-uv":
+        if inputs.get("enable-cache", "auto").strip().lower() == "false":
+            keys.append(skipped)
+        else:
+            keys.append(_setup_uv(inputs, python_found, tracker, step))
+        return python_found
+    keys.append(replace(_cache(step, inputs), hashed_nothing=tracker.empty))
+    return python_found
 
 
 def _interpolate(text: str, contexts: dict, functions: dict) -> str:

@@ -33,6 +33,8 @@ class Replay:
     peak_bytes: int = 0
     no_key: int = 0  # runs where a step computed no key (setup-python with no files): misses
     hashed_nothing: int = 0  # runs where a key's hashFiles() matched no file
+    failed: int = 0  # runs where hashFiles() failed (the job fails: a miss, nothing saved)
+    failure: str = ""  # the first such failure's message
     step_counts: list[dict[str, int]] = field(default_factory=list)
     extra: dict[str, dict[str, int]] = field(default_factory=dict)  # kind -> counts
 
@@ -68,6 +70,8 @@ class Replay:
             "entry_bytes": self.entry_bytes,
             "runs_without_key": self.no_key,
             "runs_hashing_nothing": self.hashed_nothing,
+            "runs_failing": self.failed,
+            "first_failure": self.failure,
             "steps": self.step_counts,
         } | {kind: counts for kind, counts in self.extra.items()}
 
@@ -150,6 +154,10 @@ def _run(
     before = store.saves
     if push and any(k.hashed_nothing for k in steps):
         replay.hashed_nothing += 1
+    failures = [k.failure for k in steps if k.failure]
+    if push and failures:
+        replay.failed += 1
+        replay.failure = replay.failure or failures[0]
     for number, keys in enumerate(steps):
         outcome = run_step(store, keys, event.time, size, event.scopes)
         outcomes.append(outcome)
