@@ -91,8 +91,12 @@ def evaluate_history(
     return out
 
 
-class _HashFailed(BenchError):
-    """hashFiles() failed at this commit (a broken link, a bad pattern): the step fails."""
+class _StepFailed(BenchError):
+    """A cache step fails at this commit (hashFiles() failed, or setup-python found no file)."""
+
+    def __init__(self, message: str, hashed_nothing: bool = False) -> None:
+        super().__init__(message)
+        self.hashed_nothing = hashed_nothing
 
 
 class _Tracker:
@@ -110,7 +114,7 @@ class _Tracker:
         try:
             value = self.hasher.hash_files(*texts, follow_symbolic_links=follow)
         except HashFilesError as error:
-            raise _HashFailed(str(error)) from None
+            raise _StepFailed(str(error)) from None
         self.empty = self.empty or not value
         return value
 
@@ -205,13 +209,15 @@ def _strategy_keys(strategy: Strategy, tracker: _Tracker, github: dict) -> tuple
             python_found = _step_keys(
                 strategy, step, env, steps_ctx, functions, tracker, python_found, github, keys
             )
-    except _HashFailed as error:
+    except _StepFailed as error:
         # The expression fails, so does the step and the job: no later step runs, and no post
         # step saves; the failing cache step is a miss.
         keys = [replace(k, saves=False) for k in keys]
         later = [s for s in strategy.steps[at + 1 :] if _is_cache_step(s)]
         if at >= 0 and _is_cache_step(strategy.steps[at]):
-            keys.append(StepKeys(None, saves=False, failure=str(error)))
+            keys.append(
+                StepKeys(None, saves=False, failure=str(error), hashed_nothing=error.hashed_nothing)
+            )
         keys += [StepKeys(None, restores=False, saves=False) for _ in later]
     return tuple(keys)
 
@@ -321,8 +327,10 @@ def _setup_python(
     if not digest and manager == "pip" and not given:
         digest = tracker.hash_files(*SETUP_PYTHON_PIP_FALLBACK, follow=True)
     if not digest:
-        # the step fails: no restore, no save
-        return StepKeys(None, version=f"setup-python|{manager}", hashed_nothing=True)
+        raise _StepFailed(
+            "setup-python: Some specified paths were not resolved, unable to cache dependencies.",
+            hashed_nothing=True,
+        )
     keys = setup_python_keys(
         runner_os="Linux",
         arch="x64",
