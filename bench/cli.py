@@ -252,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="also copy the report, figures and summary here (default docs/results)",
     )
+    report.add_argument("--history", type=Path, default=None, metavar="REPO",
+                        help="rank strategies by expected time over this repository's history")
     report.set_defaults(handler=cmd_report)
 
     report_speed = commands.add_parser(
@@ -293,7 +295,99 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lock.add_argument("--python", default="3.11", help="interpreter version to lock for")
     lock.set_defaults(handler=cmd_deps_lock)
+
+    # -- bench/history: a repository's git history replayed through each strategy's keys --
+    history = commands.add_parser(
+        "history", help="replay a repository's history through each strategy's cache keys"
+    )
+    history.add_argument("repo", type=Path, metavar="REPO", help="a git clone (no checkout needed)")
+    history.add_argument(
+        "--scenario",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="NAME",
+        help="shipped scenarios to replay, e.g. pip-cache uv (default: every one that caches)",
+    )
+    history.add_argument(
+        "--workflow",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="your own workflow, its cache steps' keys as written, e.g. .github/workflows/ci.yml",
+    )
+    history.add_argument("--job", default=None, help="the job of --workflow (default: all)")
+    history.add_argument(
+        "--matrix",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="the matrix cell whose keys to replay, e.g. python-version=3.12 (repeatable)",
+    )
+    history.add_argument("--branch", default=None, help="default: the checked-out branch")
+    history.add_argument("--since", default=None, metavar="DATE", help="as git log --since")
+    history.add_argument("--limit-gb", type=float, default=10.0, help="store limit (default 10)")
+    history.add_argument("--archive-mb", type=float, default=None, help="entry size in MB")
+    history.add_argument(
+        "--run",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="a run folder: entry sizes from its archives, and expected time per run",
+    )
+    history.add_argument("--deps", action="append", default=[], metavar="SET", help="with --run")
+    history.add_argument("--shared-store", action="store_true", help="one store for all")
+    history.add_argument("--schedule", choices=["daily"], default=None, help="a cron run a day")
+    history.add_argument("--pull-requests", action="store_true", help="merged PRs' commits too")
+    history.add_argument("--json", action="store_true", help="print one JSON object")
+    history.add_argument("--out", type=Path, default=None, help="figures and history.json")
+    history.set_defaults(handler=cmd_history)
+    history_speed = commands.add_parser(
+        "history-speed", help="time the replay on a synthetic repository (prints the figure)"
+    )
+    history_speed.add_argument(
+        "--commits",
+        type=_positive_int,
+        default=5000,
+        help="first-parent commits in the synthetic repository (default 5000)",
+    )
+    history_speed.set_defaults(handler=cmd_history_speed)
     return parser
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from bench.history.command import HistoryOptions, run_history_command
+
+    bad = [item for item in args.matrix if "=" not in item]
+    if bad:
+        raise BenchError(f"--matrix takes KEY=VALUE, not {bad[0]!r}")
+    matrix = dict(item.partition("=")[::2] for item in args.matrix)
+    options = HistoryOptions(
+        repo=args.repo,
+        scenarios=args.scenario,
+        workflows=args.workflow,
+        job=args.job,
+        matrix=matrix,
+        branch=args.branch,
+        since=args.since,
+        limit_gb=args.limit_gb,
+        archive_mb=args.archive_mb,
+        run_dir=args.run,
+        deps=args.deps,
+        as_json=args.json,
+        out=args.out,
+        shared_store=args.shared_store,
+        schedule=args.schedule,
+        pull_requests=args.pull_requests,
+    )
+    return run_history_command(options)
+
+
+def cmd_history_speed(args: argparse.Namespace) -> int:
+    from bench.history.speed import run_speed
+
+    return run_speed(args.commits)
 
 
 def _common_cache_args(parser: argparse.ArgumentParser) -> None:
@@ -518,6 +612,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if args.publish is not None:
         output_folder(args.publish, "--publish")  # refused before anything is rendered
+    if args.history is not None:  # bench/history: keep a replay in the run folder first
+        from bench.history.ranking import write_replay
+
+        print(f"replayed {args.history} into {write_replay(args.history, args.run_dir)}")
     rendered = render(args.run_dir, args.format)
     print(f"wrote {rendered.report} and {len(rendered.figures)} figure file(s)")
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")

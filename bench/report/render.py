@@ -11,6 +11,7 @@ from typing import Any
 
 from bench import results
 from bench.errors import BenchError
+from bench.history.ranking import with_history_ranking
 from bench.report import plots, tables
 from bench.report.claims import evaluate_claims
 from bench.results import TrialRecord
@@ -49,6 +50,7 @@ def render(run_dir: Path, table_format: str = "github", seed: int = 0) -> Render
     summary_csv.write_text(tables.cells_csv(cells))
     trials_csv.write_text(tables.trials_csv(records))
     text = report_text(run_info, records, cells, table_format)
+    text = with_history_ranking(text, run_dir)  # when the run folder holds a history replay
     report = run_dir / "report.md"
     report.write_text(text)
     return Rendered(report, figures, [summary_csv, trials_csv])

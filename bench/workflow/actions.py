@@ -25,6 +25,7 @@ from bench.ghcache.store import CacheStore
 from bench.runner.measure import ProcessResult
 from bench.runner.pythons import Interpreter, select_interpreter
 from bench.runner.sandbox import Sandbox
+from bench.workflow.cachekeys import SETUP_PYTHON_DEPENDENCY_FILES, setup_python_keys
 
 
 @dataclass
@@ -249,11 +250,7 @@ _SETUP_PYTHON_INPUTS = {
     "allow-prereleases",
     "freethreaded",
 }
-_DEFAULT_DEPENDENCY_FILES = {
-    "pip": ["**/requirements.txt"],
-    "pipenv": ["**/Pipfile.lock"],
-    "poetry": ["**/poetry.lock"],
-}
+_DEFAULT_DEPENDENCY_FILES = SETUP_PYTHON_DEPENDENCY_FILES
 
 
 def setup_python(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
@@ -356,12 +353,17 @@ def _restore_for_manager(
         )
     step_env = ctx.env | result.env | {"PATH": ":".join([*result.path, ctx.env["PATH"]])}
     paths = _manager_cache_paths(manager, ctx, step_env, location)
-    prefix = (
-        f"setup-python-{ctx.env['RUNNER_OS']}-x64-{ctx.os_version}-{ctx.os_name}"
-        f"-python-{interpreter.version}-{'poetry-v2' if manager == 'poetry' else manager}"
+    keys = setup_python_keys(
+        runner_os=ctx.env["RUNNER_OS"],
+        arch="x64",
+        os_version=ctx.os_version,
+        os_name=ctx.os_name,
+        python_version=interpreter.version,
+        manager=manager,
+        digest=digest,
     )
-    primary_key = f"{prefix}-{digest}"
-    restore_keys = [prefix] if manager == "pip" else []
+    primary_key = keys.primary
+    restore_keys = list(keys.restore)
     restored = cache_action.restore(
         ctx.store,
         ctx.cache_runner(),
