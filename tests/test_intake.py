@@ -1,0 +1,218 @@
+"""A project's dependencies in every form teams keep, resolved offline on the tests' mirror.
+
+The mirror serves tinyone 1.0, tinytwo 2.0 (which needs tinyone) and tinysrc 0.5 (an sdist).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bench.errors import BenchError
+from bench.intake.forms import Form, find_input
+from bench.intake.resolve import Target, poetry_top_level, resolve, uv_binary
+from bench.mirror.fetch import read_pins
+from tests.conftest import write
+
+PYPROJECT = """[project]
+name = "demo"
+version = "0.1"
+requires-python = ">=3.9"
+dependencies = {dependencies}
+
+[dependency-groups]
+test = ["tinysrc"]
+
+[build-system]
+requires = ["tinyone"]
+build-backend = "tinyone"
+"""
+
+
+def pinned(resolution_file: Path) -> dict[str, str]:
+    pins, _options = read_pins(resolution_file)
+    assert all(pin.hashes for pin in pins)
+    return {pin.project: pin.version for pin in pins}
+
+
+@pytest.fixture
+def target(tiny_mirror) -> Target:
+    return Target(index_url=tiny_mirror.index_url())
+
+
+def test_plain_pins_without_hashes_get_their_hashes(tmp_path, target):
+    project = tmp_path / "project"
+    write(project / "requirements.txt", "tinytwo==2.0\ntinyone==1.0\n")
+    resolution = resolve(project, tmp_path / "out", target)
+    assert resolution.input.form is Form.PINNED_REQUIREMENTS
+    assert pinned(resolution.requirements) == {"tinyone": "1.0", "tinytwo": "2.0"}
+    assert (project / "requirements.txt").read_text() == "tinytwo==2.0\ntinyone==1.0\n"
+    assert resolution.build_requirements is None
+
+
+def test_a_ranged_file_resolves_with_its_transitive_dependencies(tmp_path, target):
+    project = tmp_path / "project"
+    write(project / "requirements.txt", "tinytwo>=1.5  # the app\n")
+    resolution = resolve(project, tmp_path / "out", target)
+    assert resolution.input.form is Form.RANGED_REQUIREMENTS
+    assert pinned(resolution.requirements) == {"tinyone": "1.0", "tinytwo": "2.0"}
+
+
+def test_includes_constraints_markers_and_index_lines(tmp_path, target):
+    project = tmp_path / "project"
+    write(
+        project / "requirements.txt",
+        "--extra-index-url https://example.invalid/simple\n-r requirements/base.txt\n"
+        "-c constraints.txt\ntinysrc ; python_version >= '3'\n",
+    )
+    write(project / "requirements" / "base.txt", "tinytwo\n")
+    write(project / "constraints.txt", "tinyone==1.0\n")
+    resolution = resolve(project, tmp_path / "out", target)
+    assert pinned(resolution.requirements) == {"tinyone": "1.0", "tinytwo": "2.0", "tinysrc": "0.5"}
+    assert resolution.notices == (
+        "requirements.txt:1: --extra-index-url ignored (the mirror serves all)",
+    )
+
+
+def test_dash_e_dot_is_the_project_itself_with_its_build_backend(tmp_path, target):
+    project = tmp_path / "project"
+    write(project / "pyproject.toml", PYPROJECT.format(dependencies='["tinytwo"]'))
+    write(project / "requirements.txt", "-e .\n")
+    resolution = resolve(project, tmp_path / "out", target)
+    assert resolution.input.form is Form.PYPROJECT  # requirements.txt pins nothing itself
+    assert pinned(resolution.requirements) == {"tinyone": "1.0", "tinytwo": "2.0"}
+    assert resolution.build_requirements is not None
+    assert pinned(resolution.build_requirements) == {"tinyone": "1.0"}
+
+
+def test_a_ranged_file_with_dash_e_resolves_the_projects_own_dependencies(tmp_path, target):
+    project = tmp_path / "project"
+    write(project / "pyproject.toml", PYPROJECT.format(dependencies='["tinyone"]'))
+    write(project / "requirements-dev.txt", "-e .\ntinysrc>=0.1\n")
+    resolution = resolve(project, tmp_path / "out", target)
+    assert resolution.input.form is Form.PYPROJECT
+    project_only = tmp_path / "bare"
+    write(
+        project_only / "pyproject.toml",
+        PYPROJECT.format(dependencies="[]").replace(
+            '[dependency-groups]\ntest = ["tinysrc"]\n', ""
+        ),
+    )
+    write(project_only / "requirements-dev.txt", "-e .\ntinysrc>=0.1\n")
+    ranged = resolve(project_only, tmp_path / "out2", target)
+    assert ranged.input.form is Form.RANGED_REQUIREMENTS
+    assert pinned(ranged.requirements) == {"tinysrc": "0.5"}
+    assert ranged.build_requirements is not None
+
+
+def test_pyproject_with_a_dependency_group(tmp_path, tiny_mirror):
+    project = tmp_path / "project"
+    write(project / "pyproject.toml", PYPROJECT.format(dependencies='["tinytwo"]'))
+    target = Target(index_url=tiny_mirror.index_url(), groups=("test",))
+    resolution = resolve(project, tmp_path / "out", target)
+    assert pinned(resolution.requirements) == {"tinyone": "1.0", "tinytwo": "2.0", "tinysrc": "0.5"}
+
+
+def test_uv_lock_is_exported_offline(tmp_path, target):
+    project = tmp_path / "project"
+    write(project / "pyproject.toml", PYPROJECT.format(dependencies='["tinytwo"]'))
+    subprocess.run(
+        [uv_binary(), "lock", "--no-config", "--index-url", target.index_url, "-q"],
+        cwd=project, check=True, env={"PATH": "/usr/bin:/bin", "UV_CACHE_DIR": str(tmp_path / "c")},
+    )  # fmt: skip
+    resolution = resolve(project, tmp_path / "out", Target(index_url=None))  # no index needed
+    assert resolution.input.form is Form.UV_LOCK
+    assert pinned(resolution.requirements) == {"tinyone": "1.0", "tinytwo": "2.0"}
+    with_group = resolve(project, tmp_path / "out2", Target(groups=("test",)))
+    assert pinned(with_group.requirements) == {"tinyone": "1.0", "tinytwo": "2.0", "tinysrc": "0.5"}
+
+
+def test_poetry_lock_versions_win_over_newer_ones(tmp_path, target):
+    project = tmp_path / "project"
+    write(
+        project / "pyproject.toml",
+        '[tool.poetry]\nname = "demo"\npackage-mode = false\n\n'
+        '[tool.poetry.dependencies]\npython = "^3.9"\ntinytwo = "^2.0"\n\n'
+        '[tool.poetry.group.dev.dependencies]\ntinysrc = {version = "*"}\n',
+    )
+    write(
+        project / "poetry.lock",
+        '[[package]]\nname = "tinyone"\nversion = "1.0"\n\n'
+        '[[package]]\nname = "tinytwo"\nversion = "2.0"\n\n'
+        '[[package]]\nname = "tinysrc"\nversion = "0.5"\n',
+    )
+    resolution = resolve(project, tmp_path / "out", target)
+    assert resolution.input.form is Form.POETRY_LOCK
+    assert pinned(resolution.requirements) == {"tinyone": "1.0", "tinytwo": "2.0", "tinysrc": "0.5"}
+
+
+def test_poetry_top_level_skips_python_optional_and_path_dependencies():
+    pyproject = {
+        "tool": {"poetry": {
+            "dependencies": {"python": "^3.11", "a": "^1", "b": {"version": "1", "extras": ["x"]},
+                             "c": {"version": "1", "optional": True}, "d": {"path": "../d"}},
+            "group": {"dev": {"dependencies": {"e": "*"}},
+                      "docs": {"optional": True, "dependencies": {"f": "*"}}},
+        }}
+    }  # fmt: skip
+    assert poetry_top_level(pyproject) == ["a", "b[x]", "e"]
+
+
+def test_pipfile_lock_is_used_as_resolved(tmp_path):
+    project = tmp_path / "project"
+    digest = "sha256:" + "ab" * 32
+    lock = {
+        "default": {"tinytwo": {"version": "==2.0", "hashes": [digest]},
+                    "tinyone": {"version": "==1.0", "hashes": [digest],
+                                "markers": "python_version >= '3.8'"}},
+        "develop": {"demo": {"editable": True, "path": "."}},
+    }  # fmt: skip
+    write(project / "Pipfile.lock", json.dumps(lock))
+    resolution = resolve(project, tmp_path / "out", Target())
+    assert resolution.input.form is Form.PIPFILE_LOCK
+    assert pinned(resolution.requirements) == {"tinyone": "1.0", "tinytwo": "2.0"}
+
+
+def test_lock_files_are_preferred_in_order(tmp_path):
+    project = tmp_path / "p"
+    write(project / "requirements.txt", "tinyone==1.0\n")
+    assert find_input(project).form is Form.PINNED_REQUIREMENTS
+    write(project / "Pipfile.lock", "{}")
+    assert find_input(project).form is Form.PIPFILE_LOCK
+    write(project / "poetry.lock", "")
+    assert find_input(project).form is Form.POETRY_LOCK
+    write(project / "uv.lock", "")
+    assert find_input(project).form is Form.UV_LOCK
+
+
+def test_a_requirement_the_index_lacks_is_one_line_naming_it(tmp_path, target):
+    project = tmp_path / "project"
+    write(project / "requirements.txt", "tinyone==1.0\nnosuchthing==3.1\n")
+    with pytest.raises(BenchError, match="nosuchthing") as raised:
+        resolve(project, tmp_path / "out", target)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"requirements.txt": ""}, "require nothing"),
+        ({}, "has no dependency file"),
+        ({"requirements.txt": "-r ../outside.txt\n"}, "outside the project"),
+        ({"requirements.txt": "tinyone @ https://example.invalid/x.whl\n"}, "cannot be fetched"),
+        ({"requirements.txt": "-e ./nothing-here\n"}, "not a Python project"),
+        ({"pyproject.toml": "[project\n"}, "not valid TOML"),
+    ],
+)
+def test_bad_inputs_are_one_line_errors(tmp_path, files, message):
+    project = tmp_path / "project"
+    project.mkdir()
+    write(tmp_path / "outside.txt", "tinyone\n")
+    for name, text in files.items():
+        write(project / name, text)
+    with pytest.raises(BenchError, match=message) as raised:
+        resolve(project, tmp_path / "out", Target())
+    assert "\n" not in str(raised.value)
