@@ -8,6 +8,7 @@ import os
 import random
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -352,7 +353,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             quick=args.quick,
         )
         state = execute.start_run(options, args.out)
-    execute.fill_wheelhouse({t.cell.deps for t in state.trials}, execute.DEFAULT_WHEELHOUSE)
+    execute.fill_wheelhouse(
+        {t.cell.deps for t in state.trials}, execute.DEFAULT_WHEELHOUSE, state.run_dir
+    )
     # A CI system cancels with SIGTERM: stop as cleanly as on Ctrl-C, keeping finished trials.
     signal.signal(signal.SIGTERM, _interrupt)
     failures = execute.execute(state)
@@ -410,7 +413,9 @@ def cmd_deps_lock(args: argparse.Namespace) -> int:
 
     python = select_interpreter(args.python)
     sets = [load_set(name) for name in args.sets]
-    fill_wheelhouse(sets, DEFAULT_WHEELHOUSE)  # the lock-only packages come with the tools
+    with tempfile.TemporaryDirectory(prefix="bench-deps-") as resolved_in:
+        # the lock-only packages come with the tools
+        fill_wheelhouse(sets, DEFAULT_WHEELHOUSE, Path(resolved_in))
     with MirrorServer(DEFAULT_WHEELHOUSE, port=BENCH_MIRROR_PORT):
         for deps in sets:
             folders = [deps.path] + ([deps.previous] if deps.previous is not None else [])

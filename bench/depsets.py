@@ -6,6 +6,10 @@ optionally the poetry and pipenv projects derived from it (``pyproject.toml`` + 
 in history (one package a release older, one package fewer), for the partial cache state.
 ``previous/`` holds only what differs: files that replace the current ones, and
 ``removed.txt`` naming files the older revision did not have yet.
+
+A user's folder (``run --deps DIR``) may keep its dependencies in any form ``bench.intake``
+reads (lock files, plain or ranged requirement files, ``pyproject.toml``); it is resolved into
+pins before the run.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from pathlib import Path
 from bench.errors import BenchError
 
 DEPS_ROOT = Path(__file__).resolve().parents[1] / "scenarios" / "deps"
-REQUIRED = ("requirements.txt",)
 REMOVED_LIST = "removed.txt"
+DEPENDENCY_FILES = ("pyproject.toml", "uv.lock", "poetry.lock", "Pipfile.lock", "setup.py")
 
 
 @dataclass(frozen=True)
@@ -60,9 +64,13 @@ def load_set(name_or_dir: str, root: Path = DEPS_ROOT) -> DependencySet:
                 f"no dependency set {name_or_dir!r}; give one of {known}, or a folder's path"
             )
     path = path.resolve()
-    for filename in REQUIRED:
-        if not (path / filename).is_file():
-            raise BenchError(f"dependency set {path} has no {filename}; add a pinned one")
+    if not any(path.glob("requirements*.txt")) and not any(
+        (path / name).is_file() for name in DEPENDENCY_FILES
+    ):
+        raise BenchError(
+            f"dependency set {path} has no dependency file; add requirements.txt, "
+            "pyproject.toml, uv.lock, poetry.lock or Pipfile.lock"
+        )
     previous = path / "previous"
     return DependencySet(
         name=path.name, path=path, previous=previous if previous.is_dir() else None

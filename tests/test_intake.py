@@ -216,3 +216,33 @@ def test_bad_inputs_are_one_line_errors(tmp_path, files, message):
     with pytest.raises(BenchError, match=message) as raised:
         resolve(project, tmp_path / "out", Target())
     assert "\n" not in str(raised.value)
+
+
+def test_a_users_set_with_plain_pins_is_resolved_into_the_run_folder(tmp_path, target):
+    from bench.depsets import load_set
+    from bench.intake.sets import set_requirements
+
+    folder = tmp_path / "mine"
+    write(folder / "requirements.txt", "tinytwo==2.0\n")
+    write(folder / "previous" / "requirements.txt", "tinyone==1.0\n")
+    deps = load_set(str(folder))
+    files = set_requirements(deps, tmp_path / "run", target)
+    assert [f.relative_to(tmp_path / "run") for f in files] == [
+        Path("deps/mine/requirements.resolved.txt"),
+        Path("deps/mine-previous/requirements.resolved.txt"),
+    ]
+    assert pinned(files[0]) == {"tinyone": "1.0", "tinytwo": "2.0"}
+    assert pinned(files[1]) == {"tinyone": "1.0"}
+    assert (folder / "requirements.txt").read_text() == "tinytwo==2.0\n"
+    assert sorted(p.name for p in folder.iterdir()) == ["previous", "requirements.txt"]
+
+
+def test_a_hashed_set_is_used_as_it_is(tmp_path, target):
+    from bench.depsets import load_set
+    from bench.intake.sets import set_requirements
+
+    folder = tmp_path / "mine"
+    line = "tinyone==1.0 --hash=sha256:" + "ab" * 32 + "\n"
+    write(folder / "requirements.txt", line)
+    (files,) = [set_requirements(load_set(str(folder)), tmp_path / "run", Target())]
+    assert [f.read_text() for f in files] == [line]

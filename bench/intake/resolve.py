@@ -50,7 +50,10 @@ class Target:
     groups: tuple[str, ...] = ()  # PEP 735 dependency groups of the project's pyproject.toml
 
 
-def resolve(folder: Path, out_dir: Path, target: Target = Target()) -> Resolution:
+RUNNER_TARGET = Target()  # CPython 3.11 on x86-64 Linux, the index the machine is configured with
+
+
+def resolve(folder: Path, out_dir: Path, target: Target = RUNNER_TARGET) -> Resolution:
     """Resolve ``folder``'s dependencies into ``out_dir``; a one-line error names what failed."""
     dependency_input = find_input(folder)
     out_dir.mkdir(parents=True, exist_ok=True)
