@@ -246,3 +246,66 @@ def test_a_hashed_set_is_used_as_it_is(tmp_path, target):
     write(folder / "requirements.txt", line)
     (files,) = [set_requirements(load_set(str(folder)), tmp_path / "run", Target())]
     assert [f.read_text() for f in files] == [line]
+
+
+def _git(repo: Path, *args: str, date: str = "2026-01-01T00:00:00Z") -> str:
+    env = {
+        "PATH": "/usr/bin:/bin", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t", "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date,
+    }  # fmt: skip
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    ).stdout
+
+
+def test_a_repository_is_its_tracked_files_and_its_dependencies_past(tmp_path):
+    from bench.intake.repository import export_repository
+
+    repo = tmp_path / "repo"
+    write(repo / "requirements.txt", "tinyone==1.0\n")
+    write(repo / "app.py", "print('v1')\n")
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "one")
+    first = _git(repo, "rev-parse", "HEAD").strip()
+    write(repo / "requirements.txt", "tinyone==1.0\ntinytwo==2.0\n")
+    write(repo / "requirements-dev.txt", "tinysrc==0.5\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "two")
+    write(repo / "app.py", "print('v3')\n")
+    _git(repo, "commit", "-qam", "three: no dependency change")
+    write(repo / "untracked.txt", "not in git\n")
+    write(repo / "app.py", "print('dirty working tree')\n")
+
+    exported = export_repository(repo, tmp_path / "set")
+    assert exported.previous_commit == first
+    folder = exported.folder
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "app.py", "previous", "requirements-dev.txt", "requirements.txt"
+    ]  # fmt: skip
+    assert (folder / "app.py").read_text() == "print('v3')\n"
+    assert (folder / "previous" / "requirements.txt").read_text() == "tinyone==1.0\n"
+    assert (folder / "previous" / "removed.txt").read_text() == "requirements-dev.txt\n"
+    assert not (folder / "previous" / "app.py").exists()
+
+
+def test_a_repository_without_a_dependency_change_has_no_previous(tmp_path):
+    from bench.intake.repository import export_repository
+
+    repo = tmp_path / "repo"
+    write(repo / "requirements.txt", "tinyone==1.0\n")
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "one")
+    exported = export_repository(repo, tmp_path / "set")
+    assert exported.previous_commit is None
+    assert not (exported.folder / "previous").exists()
+
+
+def test_not_a_repository_is_one_line(tmp_path):
+    from bench.intake.repository import export_repository
+
+    with pytest.raises(BenchError, match="git rev-parse failed") as raised:
+        export_repository(tmp_path, tmp_path / "set")
+    assert "\n" not in str(raised.value)
