@@ -1,0 +1,83 @@
+"""advise: the shipped strategies retargeted at a project, and what it reads of the team's job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench.advise.candidates import Candidate, Skipped, candidates_for, retarget
+from bench.advise.project import project_facts, read_test_command
+from bench.intake.forms import find_input
+from bench.plan import WORKFLOWS
+from tests.conftest import write
+
+SHIPPED = sorted(WORKFLOWS.glob("*.yml"))
+
+
+def facts_for(tmp_path: Path, files: dict[str, str], test: str = "pytest -q"):
+    for name, text in files.items():
+        write(tmp_path / name, text)
+    return project_facts(find_input(tmp_path), test)
+
+
+def test_shipped_scenarios_are_found():
+    assert len(SHIPPED) >= 8
+
+
+def test_a_requirements_project_gets_every_pip_strategy_with_its_files(tmp_path):
+    facts = facts_for(tmp_path, {"requirements.txt": "a==1\n", "requirements-dev.txt": "b>=2\n"})
+    chosen, skipped = candidates_for(SHIPPED, facts)
+    names = {c.name for c in chosen}
+    assert {"no-cache", "pip-cache", "setup-python-pip", "venv-cache", "uv"} <= names
+    assert {s.name for s in skipped} >= {"poetry", "pipenv"}
+    pip_cache = next(c for c in chosen if c.name == "pip-cache")
+    job = yaml.safe_load(pip_cache.text)["jobs"]["test"]
+    runs = [step.get("run") for step in job["steps"]]
+    assert "pip install -r requirements-dev.txt -r requirements.txt" in runs
+    assert runs[-1] == "pytest -q"
+    key = next(s for s in job["steps"] if s.get("name") == "Cache pip dependencies")["with"]["key"]
+    assert "hashFiles('requirements-dev.txt', 'requirements.txt')" in key
+
+
+def test_a_poetry_project_gets_poetry_with_its_root_and_not_pip(tmp_path):
+    facts = facts_for(tmp_path, {"pyproject.toml": "[tool.poetry]\n", "poetry.lock": ""})
+    outcome = retarget("poetry", (WORKFLOWS / "poetry.yml").read_text(), facts)
+    assert isinstance(outcome, Candidate)
+    assert "poetry install --no-interaction" in outcome.text and "--no-root" not in outcome.text
+    assert "poetry run pytest -q" in outcome.text
+    assert "hashFiles('**/poetry.lock')" in outcome.text
+    pip = retarget("pip-cache", (WORKFLOWS / "pip-cache.yml").read_text(), facts)
+    assert isinstance(pip, Skipped) and "installed by poetry" in pip.reason
+
+
+def test_a_pyproject_project_installs_itself_with_its_extras(tmp_path):
+    pyproject = (
+        '[project]\nname = "x"\nversion = "1"\ndependencies = ["a"]\n'
+        '[project.optional-dependencies]\ntest = ["pytest"]\ndocs = ["sphinx"]\n'
+    )
+    facts = facts_for(tmp_path, {"pyproject.toml": pyproject})
+    outcome = retarget("no-cache", (WORKFLOWS / "no-cache.yml").read_text(), facts)
+    assert isinstance(outcome, Candidate)
+    assert "pip install -e '.[docs,test]'" in outcome.text
+
+
+def test_a_scenario_without_the_markers_is_skipped_with_the_reason(tmp_path):
+    facts = facts_for(tmp_path, {"requirements.txt": "a==1\n"})
+    outcome = retarget("odd", "jobs: {test: {steps: [{run: make}]}}\n", facts)
+    assert isinstance(outcome, Skipped) and "install step" in outcome.reason
+
+
+@pytest.mark.parametrize(
+    ("scripts", "expected"),
+    [
+        (["pip install .", "pytest tests/ -x"], "pytest tests/ -x"),
+        (["uv sync", "uv run pytest --cov"], "pytest --cov"),
+        (["poetry run python -m pytest"], "python -m pytest"),
+        (["echo hi\nnox -s tests\n"], "nox -s tests"),
+        (["make lint"], None),
+    ],
+)
+def test_the_test_command_is_read_from_the_jobs_scripts(scripts, expected):
+    assert read_test_command(scripts) == expected
