@@ -9,6 +9,7 @@ import yaml
 
 from bench.advise.candidates import Candidate, Skipped, candidates_for, retarget
 from bench.advise.project import project_facts, read_test_command
+from bench.advise.recommend import CandidateTimes, Rates, decide
 from bench.intake.forms import find_input
 from bench.plan import WORKFLOWS
 from tests.conftest import write
@@ -81,3 +82,52 @@ def test_a_scenario_without_the_markers_is_skipped_with_the_reason(tmp_path):
 )
 def test_the_test_command_is_read_from_the_jobs_scripts(scripts, expected):
     assert read_test_command(scripts) == expected
+
+ALWAYS_WARM = Rates(exact=0.9, partial=0.05, miss=0.05)
+
+
+def times(name, cold, warm, partial, rates=ALWAYS_WARM, n=5):
+    spread = [0.98, 1.0, 1.02, 0.99, 1.01][:n]
+    return CandidateTimes(
+        name,
+        {"cold": [cold * s for s in spread], "warm": [warm * s for s in spread],
+         "partial": [partial * s for s in spread]},
+        rates,
+    )  # fmt: skip
+
+
+def test_expected_time_weights_the_medians_by_the_rates():
+    candidate = times("a", cold=100, warm=10, partial=50)
+    assert candidate.expected() == pytest.approx(0.9 * 10 + 0.05 * 50 + 0.05 * 100)
+
+
+def test_a_clear_winner_is_significant_and_its_saving_is_against_the_baseline():
+    verdict = decide(
+        [times("yours", 60, 55, 58), times("uv", 20, 6, 10), times("pip-cache", 60, 40, 50)],
+        baseline="yours",
+    )
+    assert (verdict.winner, verdict.runner_up, verdict.significant) == ("uv", "pip-cache", True)
+    assert verdict.saving is not None
+    assert verdict.saving.low < verdict.saving.estimate < verdict.saving.high
+    assert verdict.saving.estimate == pytest.approx(
+        times("yours", 60, 55, 58).expected() - times("uv", 20, 6, 10).expected()
+    )
+
+
+def test_candidates_within_noise_are_a_tie():
+    verdict = decide([times("a", 30, 10, 20), times("b", 30.2, 10.1, 20.1)], baseline="a")
+    assert verdict.significant is False
+
+
+def test_fewer_than_three_trials_give_no_interval_and_no_verdict():
+    verdict = decide([times("a", 30, 10, 20, n=2), times("b", 90, 50, 70, n=2)], baseline="b")
+    assert verdict.winner == "a"
+    assert (verdict.significant, verdict.ratio, verdict.saving) == (None, None, None)
+
+
+def test_a_candidate_missing_a_state_its_rates_need_is_not_ranked():
+    partial_less = CandidateTimes("x", {"cold": [1.0] * 3, "warm": [0.5] * 3}, ALWAYS_WARM)
+    never_partial = CandidateTimes(
+        "y", {"cold": [9.0] * 3, "warm": [5.0] * 3}, Rates(exact=0.9, partial=0.0, miss=0.1)
+    )
+    assert decide([partial_less, never_partial], baseline="y").winner == "y"
