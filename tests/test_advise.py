@@ -10,6 +10,8 @@ import yaml
 from bench.advise.candidates import Candidate, Skipped, candidates_for, retarget
 from bench.advise.project import project_facts, read_test_command
 from bench.advise.recommend import CandidateTimes, Rates, decide
+from bench.advise.rewrite import actionlint, rewrite, unified_diff
+from bench.errors import BenchError
 from bench.intake.forms import find_input
 from bench.plan import WORKFLOWS
 from tests.conftest import write
@@ -131,3 +133,87 @@ def test_a_candidate_missing_a_state_its_rates_need_is_not_ranked():
         "y", {"cold": [9.0] * 3, "warm": [5.0] * 3}, Rates(exact=0.9, partial=0.0, miss=0.1)
     )
     assert decide([partial_less, never_partial], baseline="y").winner == "y"
+
+
+THEIRS = """\
+name: CI
+on: [push, pull_request]
+jobs:
+  lint:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v6
+      - run: echo lint
+  test:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        python-version: ["3.11", "3.12"]
+    steps:
+      - uses: actions/checkout@v6
+      - uses: actions/setup-python@v7  # the team's comment stays
+        with:
+          python-version: ${{ matrix.python-version }}
+          cache: pip
+      - name: Install
+        run: |
+          python -m pip install -r requirements.txt
+      - run: ruff check .
+      - run: pytest -q
+"""
+
+CANDIDATE = """\
+name: pip-cache
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v6
+      - uses: actions/setup-python@v7
+        with:
+          python-version: '3.11'
+      - name: Cache pip dependencies
+        uses: actions/cache@v5
+        with:
+          path: ~/.cache/pip
+          key: ${{ runner.os }}-pip-${{ hashFiles('requirements.txt') }}
+          restore-keys: |
+            ${{ runner.os }}-pip-
+      - run: pip install -r requirements.txt
+      - run: pytest -q
+"""
+
+
+def test_the_recommended_job_replaces_only_the_dependency_steps():
+    new = rewrite(THEIRS, "test", CANDIDATE, "pytest -q")
+    job = yaml.safe_load(new)["jobs"]["test"]
+    assert [s.get("uses") or s.get("run") for s in job["steps"]] == [
+        "actions/checkout@v6", "actions/setup-python@v7", "actions/cache@v5",
+        "pip install -r requirements.txt", "ruff check .", "pytest -q",
+    ]  # fmt: skip
+    assert job["steps"][1]["with"] == {"python-version": "${{ matrix.python-version }}"}
+    assert yaml.safe_load(new)["jobs"]["lint"] == yaml.safe_load(THEIRS)["jobs"]["lint"]
+    assert "on: [push, pull_request]" in new
+    diff = unified_diff(THEIRS, new, ".github/workflows/ci.yml")
+    assert diff.startswith("--- a/.github/workflows/ci.yml\n+++ b/.github/workflows/ci.yml\n")
+    removed = [line for line in diff.splitlines() if line.startswith("-") and "---" not in line]
+    assert "-          cache: pip" in removed
+    assert not any("lint" in line or "ruff" in line for line in removed)
+
+
+def test_the_recommended_workflow_passes_actionlint(tmp_path):
+    path = tmp_path / ".github" / "workflows" / "ci.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(rewrite(THEIRS, "test", CANDIDATE, "pytest -q"))
+    assert actionlint(path) == []
+    broken = THEIRS.replace("runs-on: ubuntu-latest", "runs-on: ubuntu-latest\n    if: ${{ oops")
+    path.write_text(broken)
+    assert actionlint(path) != []
+
+
+def test_a_job_without_dependency_steps_is_a_clear_error():
+    with pytest.raises(BenchError, match="no dependency step"):
+        rewrite(THEIRS, "lint", CANDIDATE, "pytest -q")
+    with pytest.raises(BenchError, match="no job 'deploy'"):
+        rewrite(THEIRS, "deploy", CANDIDATE, "pytest -q")

@@ -13,15 +13,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.errors import BenchError
 from bench.intake.forms import DependencyInput, Form, find_input, read_toml, requirements_of
+from bench.tools import find_tool
 
 RESOLVED_NAME = "requirements.resolved.txt"
 BUILD_NAME = "build.resolved.txt"
@@ -223,11 +222,7 @@ def _strip_marks(line: str) -> str:
 
 
 def uv_binary() -> str:
-    beside = Path(sys.executable).parent / "uv"
-    found = str(beside) if beside.is_file() else shutil.which("uv")
-    if not found:
-        raise BenchError("uv is needed to resolve dependencies; install it (pip install uv)")
-    return found
+    return find_tool("uv", "uv")
 
 
 def _drop_local_projects(resolved: Path) -> None:
