@@ -217,3 +217,40 @@ def test_a_job_without_dependency_steps_is_a_clear_error():
         rewrite(THEIRS, "lint", CANDIDATE, "pytest -q")
     with pytest.raises(BenchError, match="no job 'deploy'"):
         rewrite(THEIRS, "deploy", CANDIDATE, "pytest -q")
+
+
+def advice_for(candidates, verdict, **changes):
+    from bench.advise.render import Advice
+
+    fields = dict(
+        project="demo", baseline="yours", candidates=candidates, verdict=verdict, skipped=[],
+        failures={}, archive_mb={"uv": 12.0}, runs_per_month=60, uncertain=[],
+        caveats=["this machine is not a hosted runner"], recommended_file="recommended.yml",
+        lint_findings=[],
+    )  # fmt: skip
+    return Advice(**(fields | changes))
+
+
+def test_the_recommendation_gives_the_answer_first_with_its_numbers():
+    from bench.advise.render import render
+
+    candidates = [times("yours", 60, 55, 58), times("uv", 20, 6, 10), times("pip", 60, 40, 50)]
+    verdict = decide(candidates, baseline="yours")
+    text = render(advice_for(candidates, verdict, skipped=[Skipped("poetry", "no poetry.lock")]))
+    first = text.split("\n\n")[1]
+    assert first == "**Use uv.**"
+    assert verdict.saving is not None
+    per_month = f"about {verdict.saving.estimate * 60 / 60:.0f} CI minutes a month"
+    assert per_month in text
+    assert text.index("| uv ") < text.index("| pip ") < text.index("| yours (yours)")
+    assert "| poetry     | no poetry.lock |" in text
+    assert "passes actionlint" in text
+
+
+def test_too_few_trials_are_said_not_hidden():
+    from bench.advise.render import render
+
+    candidates = [times("yours", 60, 55, 58, n=1), times("uv", 20, 6, 10, n=1)]
+    text = render(advice_for(candidates, decide(candidates, baseline="yours")))
+    assert "not enough trials" in text
+    assert "saves" not in text
