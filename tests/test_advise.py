@@ -77,6 +77,7 @@ def test_a_scenario_without_the_markers_is_skipped_with_the_reason(tmp_path):
     [
         (["pip install .", "pytest tests/ -x"], "pytest tests/ -x"),
         (["uv sync", "uv run pytest --cov"], "pytest --cov"),
+        (["uv run --locked tox run -e py311"], "tox run -e py311"),
         (["poetry run python -m pytest"], "python -m pytest"),
         (["echo hi\nnox -s tests\n"], "nox -s tests"),
         (["make lint"], None),
@@ -254,3 +255,22 @@ def test_too_few_trials_are_said_not_hidden():
     text = render(advice_for(candidates, decide(candidates, baseline="yours")))
     assert "not enough trials" in text
     assert "saves" not in text
+
+
+def test_their_test_job_is_found_among_their_workflows(tmp_path):
+    from bench.advise.their_job import find_their_job
+
+    write(tmp_path / ".github" / "workflows" / "ci.yml", THEIRS)
+    write(tmp_path / ".github" / "workflows" / "docs.yaml", "jobs: {docs: {steps: [{run: make}]}}")
+    job = find_their_job(tmp_path)
+    assert (job.workflow.name, job.job_id, job.test_command) == ("ci.yml", "test", "pytest -q")
+    with pytest.raises(BenchError, match=r"no job 'lint' installs and tests; give one of "):
+        find_their_job(tmp_path, "lint")
+
+
+def test_a_project_without_a_test_job_is_told_what_to_give(tmp_path):
+    from bench.advise.their_job import find_their_job
+
+    write(tmp_path / ".github" / "workflows" / "ci.yml", "jobs: {a: {steps: [{run: make}]}}")
+    with pytest.raises(BenchError, match="--test-cmd"):
+        find_their_job(tmp_path)
