@@ -274,3 +274,17 @@ def test_a_project_without_a_test_job_is_told_what_to_give(tmp_path):
     write(tmp_path / ".github" / "workflows" / "ci.yml", "jobs: {a: {steps: [{run: make}]}}")
     with pytest.raises(BenchError, match="--test-cmd"):
         find_their_job(tmp_path)
+
+
+def test_pip_candidates_install_the_test_groups_inline():
+    from bench.advise.project import test_group_requirements
+
+    pyproject = {
+        "dependency-groups": {
+            "tests": ["pytest>=6", "simplejson"],
+            "typing": ["mypy"],
+            "docs": ["sphinx"],
+            "dev": [{"include-group": "tests"}, {"include-group": "typing"}, "nox"],
+        }
+    }
+    assert test_group_requirements(pyproject) == ["pytest>=6", "simplejson", "mypy", "nox"]

@@ -40,7 +40,11 @@ def project_facts(dependency_input: DependencyInput, test_command: str) -> Proje
     if form in (Form.PINNED_REQUIREMENTS, Form.RANGED_REQUIREMENTS):
         pip_arguments = " ".join(f"-r {shlex.quote(name)}" for name in relative)
     elif form in (Form.PYPROJECT, Form.PROJECT_ITSELF):
-        pip_arguments = "-e " + shlex.quote("." + _extras(folder / "pyproject.toml"))
+        pyproject = folder / "pyproject.toml"
+        groups = test_group_requirements(read_toml(pyproject)) if pyproject.is_file() else []
+        pip_arguments = " ".join(
+            ["-e", shlex.quote("." + _extras(pyproject)), *map(shlex.quote, groups)]
+        )
     else:
         pip_arguments = ""
     key_files = relative or ("pyproject.toml",)
@@ -53,6 +57,28 @@ def _extras(pyproject) -> str:
         return ""
     extras = sorted(read_toml(pyproject).get("project", {}).get("optional-dependencies", {}))
     return f"[{','.join(extras)}]" if extras else ""
+
+
+def test_group_requirements(pyproject: dict) -> list[str]:
+    """The requirements of the ``dev`` group and of groups named like tests, includes followed.
+
+    pip before 25.1 has no ``--group``, so pip-based candidates list them on the command line.
+    """
+    groups = pyproject.get("dependency-groups", {})
+    wanted = [name for name in groups if name == "dev" or "test" in name]
+    found: list[str] = []
+
+    def add(name: str, seen: tuple[str, ...]) -> None:
+        for entry in groups.get(name, []):
+            if isinstance(entry, dict) and "include-group" in entry:
+                if entry["include-group"] not in seen:
+                    add(entry["include-group"], (*seen, entry["include-group"]))
+            elif isinstance(entry, str) and entry not in found:
+                found.append(entry)
+
+    for name in wanted:
+        add(name, (name,))
+    return found
 
 
 def read_test_command(run_scripts: list[str]) -> str | None:

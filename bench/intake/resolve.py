@@ -45,7 +45,7 @@ class Resolution:
 class Target:
     python_version: str = "3.11"
     index_url: str | None = None
-    extras: tuple[str, ...] = ()
+    extras: tuple[str, ...] = ()  # ("*",) for all of them
     groups: tuple[str, ...] = ()  # PEP 735 dependency groups of the project's pyproject.toml
 
 
@@ -74,7 +74,15 @@ def resolve(folder: Path, out_dir: Path, target: Target = RUNNER_TARGET) -> Reso
         _compile(lines, read.constraints, resolved, target, dependency_input.folder)
     else:  # the project's own pyproject (with or without dependencies of its own)
         builds_project = True
-        _compile([f"-e {dependency_input.folder}"], [], resolved, target, dependency_input.folder)
+        project_file = dependency_input.folder / "pyproject.toml"
+        everything = replace(
+            target,
+            extras=target.extras or ("*",),
+            groups=target.groups or dependency_groups(project_file),
+        )
+        if not project_file.is_file():
+            project_file = dependency_input.folder / "setup.py"
+        _compile_sources([project_file], [], resolved, everything, dependency_input.folder)
     build = None
     if builds_project or form in (Form.PYPROJECT, Form.PROJECT_ITSELF):
         build = out_dir / BUILD_NAME
@@ -97,14 +105,20 @@ def _compile(
     with tempfile.TemporaryDirectory(prefix="bench-resolve-") as scratch:
         request = Path(scratch) / "requirements.in"
         request.write_text("\n".join(lines) + "\n")
-        command = ["pip", "compile", str(request), "-o", str(out), "--generate-hashes"]
+        _compile_sources([request], constraints, out, target, cwd)
+
+
+def _compile_sources(
+    sources: list[Path], constraints: list[str], out: Path, target: Target, cwd: Path
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-resolve-") as scratch:
+        command = ["pip", "compile", *map(str, sources), "-o", str(out), "--generate-hashes"]
         command += _target_options(target, cwd)
         if constraints:
             constraint_file = Path(scratch) / "constraints.txt"
             constraint_file.write_text("\n".join(constraints) + "\n")
             command += ["--constraints", str(constraint_file)]
-        for extra in target.extras:
-            command += ["--extra", extra]
+        command += _extra_options(target)
         _uv(command, cwd, target)
     _drop_local_projects(out)
 
@@ -114,10 +128,9 @@ def _uv_export(folder: Path, out: Path, target: Target) -> None:
         "export", "--frozen", "--format", "requirements-txt", "--no-emit-project",
         "--no-header", "--no-annotate", "-o", str(out),
     ]  # fmt: skip
-    for extra in target.extras:
-        command += ["--extra", extra]
-    for group in target.groups:
-        command += ["--group", group]
+    # Every extra and group unless some are named: the wheelhouse holds what any job may ask.
+    command += _extra_options(replace(target, extras=target.extras or ("*",)))
+    command += [a for g in target.groups for a in ("--group", g)] or ["--all-groups"]
     _uv(command, folder, target)
     _drop_local_projects(out)
 
@@ -181,6 +194,16 @@ def _pipfile_lock(lock_file: Path, out: Path) -> bool:
             lines.append(f"{name}{entry['version']}{marker} {hashes}")
     out.write_text("\n".join(lines) + "\n")
     return builds_project
+
+
+def _extra_options(target: Target) -> list[str]:
+    if target.extras == ("*",):
+        return ["--all-extras"]
+    return [a for extra in target.extras for a in ("--extra", extra)]
+
+
+def dependency_groups(pyproject: Path) -> tuple[str, ...]:
+    return tuple(read_toml(pyproject).get("dependency-groups", {})) if pyproject.is_file() else ()
 
 
 def _target_options(target: Target, folder: Path) -> list[str]:
