@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -670,7 +671,9 @@ def cmd_deps_lock(args: argparse.Namespace) -> int:
 
     python = select_interpreter(args.python)
     sets = [load_set(name) for name in args.sets]
-    fill_wheelhouse(sets, DEFAULT_WHEELHOUSE)  # the lock-only packages come with the tools
+    with tempfile.TemporaryDirectory(prefix="bench-deps-") as resolved_in:
+        # the lock-only packages come with the tools
+        fill_wheelhouse(sets, DEFAULT_WHEELHOUSE, Path(resolved_in))
     with MirrorServer(DEFAULT_WHEELHOUSE, port=BENCH_MIRROR_PORT):
         for deps in sets:
             folders = [deps.path] + ([deps.previous] if deps.previous is not None else [])

@@ -6,22 +6,22 @@ optionally the poetry and pipenv projects derived from it (``pyproject.toml`` + 
 in history (one package a release older, one package fewer), for the partial cache state.
 ``previous/`` holds only what differs: files that replace the current ones, and
 ``removed.txt`` naming files the older revision did not have yet.
+
+A user's folder (``run --deps DIR``) may keep its dependencies in any form ``bench.intake``
+reads (lock files, plain or ranged requirement files, ``pyproject.toml``); it is resolved into
+pins before the run.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.mirror.fetch import read_pins
 
 DEPS_ROOT = Path(__file__).resolve().parents[1] / "scenarios" / "deps"
-REQUIRED = ("requirements.txt",)
 REMOVED_LIST = "removed.txt"
-# Options of a requirements file that the mirror can serve; anything else (``-e .``, ``-r``,
-# other indexes or find-links) would fail in the job, after the run has started.
-SERVABLE_OPTIONS = ("--no-binary", "--only-binary", "--prefer-binary", "--require-hashes")
+DEPENDENCY_FILES = ("pyproject.toml", "uv.lock", "poetry.lock", "Pipfile.lock", "setup.py")
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,6 @@ class DependencySet:
     name: str
     path: Path
     previous: Path | None
-    pinned: frozenset[str] = field(default=frozenset(), compare=False)  # canonical names
 
     def has(self, filename: str) -> bool:
         """The set carries ``filename`` (a scenario needing it can run on this set)."""
@@ -65,36 +64,17 @@ def load_set(name_or_dir: str, root: Path = DEPS_ROOT) -> DependencySet:
                 f"no dependency set {name_or_dir!r}; give one of {known}, or a folder's path"
             )
     path = path.resolve()
-    for filename in REQUIRED:
-        if not (path / filename).is_file():
-            raise BenchError(f"dependency set {path} has no {filename}; add a pinned one")
-    previous = path / "previous"
-    pinned = frozenset(_check_requirements(path / "requirements.txt"))
-    if previous.is_dir() and (previous / "requirements.txt").is_file():
-        _check_requirements(previous / "requirements.txt")
-    return DependencySet(
-        name=path.name,
-        path=path,
-        previous=previous if previous.is_dir() else None,
-        pinned=pinned,
-    )
-
-
-def _check_requirements(requirements: Path) -> list[str]:
-    """The projects ``requirements`` pins; refused when a job could not install from it."""
-    pins, options = read_pins(requirements)  # unpinned or unhashed lines are refused there
-    for option in options:
-        if not option.startswith(SERVABLE_OPTIONS):
-            raise BenchError(
-                f"{requirements}: {option!r} cannot be installed from the mirror; pin every "
-                "package as NAME==VERSION --hash=sha256:... instead"
-            )
-    if not pins:
+    if not any(path.glob("requirements*.txt")) and not any(
+        (path / name).is_file() for name in DEPENDENCY_FILES
+    ):
         raise BenchError(
-            f"{requirements} pins no package; add pinned requirements "
-            "(NAME==VERSION --hash=sha256:...)"
+            f"dependency set {path} has no dependency file; add requirements.txt, "
+            "pyproject.toml, uv.lock, poetry.lock or Pipfile.lock"
         )
-    return [pin.project for pin in pins]
+    previous = path / "previous"
+    return DependencySet(
+        name=path.name, path=path, previous=previous if previous.is_dir() else None
+    )
 
 
 def shipped_sets(root: Path = DEPS_ROOT) -> list[str]:

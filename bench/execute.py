@@ -35,6 +35,8 @@ from bench.busy import BusyMeter, machine_state
 from bench.depsets import DependencySet
 from bench.errors import BenchError
 from bench.ghcache.store import CacheStore
+from bench.intake.resolve import RUNNER_TARGET, Target
+from bench.intake.sets import set_requirements
 from bench.locking import BENCH_MIRROR_PORT
 from bench.mirror.fetch import DEFAULT_WHEELHOUSE, fetch
 from bench.mirror.profiles import get_profile
@@ -101,9 +103,17 @@ def open_run(request: RunRequest) -> RunState:
             raise BenchError("--resume continues a run with its own plan; drop the other options")
         state = resume_run(request.resume)
         ensure_port_free()
-    else:
-        state = start_run(request.options(), request.out)
-    fill_wheelhouse({t.cell.deps for t in state.trials}, DEFAULT_WHEELHOUSE)
+        fill_wheelhouse({t.cell.deps for t in state.trials}, DEFAULT_WHEELHOUSE, state.run_dir)
+        return state
+    state = start_run(request.options(), request.out)
+    try:
+        fill_wheelhouse({t.cell.deps for t in state.trials}, DEFAULT_WHEELHOUSE, state.run_dir)
+    except BaseException:
+        # A set that cannot be resolved or fetched leaves no half-made run behind.
+        if state.lock is not None:
+            state.lock.release()
+        shutil.rmtree(state.run_dir, ignore_errors=True)
+        raise
     return state
 
 
@@ -144,21 +154,28 @@ def resume_run(run_dir: Path, out: TextIO = sys.stderr) -> RunState:
 
 
 def fill_wheelhouse(
-    sets: Iterable[DependencySet], wheelhouse: Path, out: TextIO = sys.stderr
+    sets: Iterable[DependencySet],
+    wheelhouse: Path,
+    resolved_in: Path,
+    out: TextIO = sys.stderr,
+    target: Target = RUNNER_TARGET,
 ) -> None:
-    """Fetch, once, every file these sets and the tools need that the wheelhouse lacks."""
+    """Fetch, once, every file these sets and the tools need that the wheelhouse lacks.
+
+    Sets that are not pinned with hashes are resolved first, into ``resolved_in``.
+    """
     print("preparing: filling the wheelhouse (nothing is downloaded twice)", file=out)
-    for requirements in wheelhouse_requirements(sets):
+    for requirements in wheelhouse_requirements(sets, resolved_in, target):
         fetch([requirements], wheelhouse=wheelhouse)
 
 
-def wheelhouse_requirements(sets: Iterable[DependencySet]) -> list[Path]:
+def wheelhouse_requirements(
+    sets: Iterable[DependencySet], resolved_in: Path, target: Target = RUNNER_TARGET
+) -> list[Path]:
     """Every pinned file the jobs and the lock files need from the mirror."""
     files = sorted((SCENARIOS_ROOT / "tools").glob("*.txt"))
     for deps in sorted(set(sets), key=lambda d: d.name):
-        files.append(deps.path / "requirements.txt")
-        if deps.previous is not None and (deps.previous / "requirements.txt").is_file():
-            files.append(deps.previous / "requirements.txt")
+        files += set_requirements(deps, resolved_in, target)
     return files
 
 

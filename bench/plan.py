@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bench.depsets import DEPS_ROOT, DependencySet, load_set, shipped_sets
 from bench.errors import BenchError
+from bench.intake.forms import declared_names, find_input
 from bench.stopping import DEFAULT_BUDGET_MIN, MIN_ROUNDS
 from bench.vocabulary import STATES, Cell
 from bench.workflow.model import Workflow
@@ -186,7 +187,8 @@ def _is_shipped(scenario: Scenario) -> bool:
 
 def _check_fits_shipped(deps: DependencySet) -> None:
     """Every shipped scenario ends with ``pytest tests/``: a set without both fails every trial."""
-    if "pytest" not in deps.pinned:
+    names = declared_names(find_input(deps.path))
+    if names is not None and "pytest" not in names:
         raise BenchError(
             f"dependency set {deps.path} pins no pytest, which every shipped scenario runs; "
             "add a pinned pytest to its requirements.txt"
@@ -206,6 +208,7 @@ def build_plan(options: PlanOptions) -> list[Trial]:
         raise BenchError("--reps must be at least 1")
     scenarios, sets = select_scenarios(options), select_sets(options)
     for deps in sets:
+        find_input(deps.path)  # what it depends on is readable: bad input before any run folder
         if any(_is_shipped(scenario) for scenario in scenarios):
             _check_fits_shipped(deps)
     cells = [

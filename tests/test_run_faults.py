@@ -350,11 +350,12 @@ def test_report_publish_to_a_file_is_refused_before_rendering(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("requirements", "message"),
     [
-        ("-e .\n", "'-e .' cannot be installed from the mirror"),
-        ("", "pins no package"),
-        ("# nothing yet\n", "pins no package"),
-        ("--index-url http://127.0.0.1:1/simple/\n", "cannot be installed from the mirror"),
-        ("tinyone>=1.0\n", "is not pinned"),
+        ("-e .\n", ". is not a Python project"),
+        ("", "require nothing"),
+        ("# nothing yet\n", "require nothing"),
+        ("--index-url http://127.0.0.1:1/simple/\n", "require nothing"),
+        ("tinyone @ https://example.invalid/t.whl\n", "cannot be fetched offline"),
+        ("--pre\n-c c.txt\n", "c.txt: No such file"),
     ],
 )
 def test_requirements_a_job_cannot_install_are_refused_before_the_run(

@@ -51,7 +51,7 @@ def read_pins(requirement_file: Path) -> tuple[list[Pin], list[str]]:
         raise BenchError(f"cannot read {requirement_file}: {error.strerror}") from None
     pins: list[Pin] = []
     options: list[str] = []
-    for number, logical in _logical_lines(text):
+    for number, logical in logical_lines(text):
         if logical.startswith("-"):
             options.append(logical)
             continue
@@ -154,7 +154,7 @@ def _explain_pip_failure(output: str) -> str:
     return f"pip download failed: {last.removeprefix('ERROR: ')}"
 
 
-def _logical_lines(text: str) -> list[tuple[int, str]]:
+def logical_lines(text: str) -> list[tuple[int, str]]:
     """Join backslash continuations, drop comments and blank lines; keep starting line numbers."""
     lines: list[tuple[int, str]] = []
     buffer = ""

@@ -1,0 +1,111 @@
+"""From measured times and predicted hit rates to an answer: which strategy, and what it saves.
+
+A candidate's expected time per run is ``exact * median(warm) + partial * median(partial) +
+miss * median(cold)``, the rates from replaying the repository's history through its keys
+(``spec/history-replay.md``). Its uncertainty comes from the trials: each bootstrap draw
+resamples every state's trials, takes their medians and combines them with the same rates, so
+two candidates are compared draw by draw. The winner is the lowest expected time; it beats the
+runner-up only when the 95 % interval of their ratio leaves out 1, otherwise it is a tie.
+A candidate with a state that has fewer than three successful trials has no interval.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from dataclasses import dataclass
+
+from bench.stats import BOOTSTRAP_RESAMPLES, MIN_TRIALS, Interval
+
+STATE_OF_OUTCOME = {"exact": "warm", "partial": "partial", "miss": "cold"}
+
+
+@dataclass(frozen=True)
+class Rates:
+    exact: float
+    partial: float
+    miss: float
+
+    def weights(self) -> dict[str, float]:
+        return {"warm": self.exact, "partial": self.partial, "cold": self.miss}
+
+
+@dataclass(frozen=True)
+class CandidateTimes:
+    """A candidate's successful trial totals (seconds) per cache state, and its hit rates."""
+
+    name: str
+    totals: dict[str, list[float]]  # state -> seconds
+    rates: Rates
+
+    def needed_states(self) -> list[str]:
+        return [state for state, weight in self.rates.weights().items() if weight > 0]
+
+    def missing_states(self) -> list[str]:
+        return [state for state in self.needed_states() if not self.totals.get(state)]
+
+    def enough_trials(self) -> bool:
+        return all(len(self.totals.get(s, [])) >= MIN_TRIALS for s in self.needed_states())
+
+    def expected(self) -> float:
+        weights = self.rates.weights()
+        return sum(weights[s] * statistics.median(self.totals[s]) for s in self.needed_states())
+
+
+@dataclass(frozen=True)
+class Verdict:
+    winner: str
+    runner_up: str | None
+    significant: bool | None  # None: not enough trials to say
+    ratio: Interval | None  # runner-up's expected time over the winner's
+    saving: Interval | None  # baseline's expected time minus the winner's, seconds per run
+
+
+def expected_draws(candidate: CandidateTimes, rng: random.Random, draws: int) -> list[float]:
+    weights = candidate.rates.weights()
+    states = candidate.needed_states()
+    values = []
+    for _ in range(draws):
+        total = 0.0
+        for state in states:
+            sample = candidate.totals[state]
+            total += weights[state] * statistics.median(rng.choices(sample, k=len(sample)))
+        values.append(total)
+    return values
+
+
+def decide(candidates: list[CandidateTimes], baseline: str, seed: int = 0) -> Verdict:
+    """Rank by expected time; judge the winner against the runner-up and the baseline."""
+    runnable = sorted((c for c in candidates if not c.missing_states()), key=lambda c: c.expected())
+    if not runnable:
+        raise ValueError("no candidate has the trials its hit rates need")
+    winner = runnable[0]
+    runner_up = runnable[1] if len(runnable) > 1 else None
+    rng = random.Random(seed)
+    draws = (
+        {c.name: expected_draws(c, rng, BOOTSTRAP_RESAMPLES) for c in runnable}
+        if all(c.enough_trials() for c in runnable)
+        else None
+    )
+    ratio = significant = None
+    if runner_up is not None and draws is not None:
+        ratio = _interval(
+            runner_up.expected() / winner.expected(),
+            [u / w for u, w in zip(draws[runner_up.name], draws[winner.name], strict=True)],
+        )
+        significant = ratio.low > 1.0
+    saving = None
+    base = next((c for c in runnable if c.name == baseline), None)
+    if base is not None and draws is not None:
+        saving = _interval(
+            base.expected() - winner.expected(),
+            [b - w for b, w in zip(draws[base.name], draws[winner.name], strict=True)],
+        )
+    return Verdict(winner.name, runner_up.name if runner_up else None, significant, ratio, saving)
+
+
+def _interval(estimate: float, draws: list[float]) -> Interval:
+    ordered = sorted(draws)
+    low = ordered[int(0.025 * (len(ordered) - 1))]
+    high = ordered[int(0.975 * (len(ordered) - 1))]
+    return Interval(estimate, low, high)

@@ -1,0 +1,115 @@
+"""A user's git repository as a dependency set: its tracked files at HEAD, and its past.
+
+The workspace a job sees on GitHub is the commit, not a working tree: untracked and ignored
+files are not there, so ``hashFiles`` sees only what git stores. The set's previous revision
+(the partial cache state) is the dependency files as they were just before they last changed,
+read from git; it is written as an overlay (``previous/`` with ``removed.txt``), as the shipped
+sets keep theirs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import os
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from bench.depsets import REMOVED_LIST
+from bench.errors import BenchError
+
+# What a dependency file is, for finding the commit where the dependencies last changed.
+DEPENDENCY_PATTERNS = (
+    "*requirements*.txt", "*requirements*.in", "*constraints*.txt", "requirements/*.txt",
+    "pyproject.toml", "uv.lock", "poetry.lock", "Pipfile", "Pipfile.lock", "setup.py",
+    "setup.cfg",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RepositorySet:
+    folder: Path  # the tracked files at HEAD, with previous/ beside them when there is a past
+    head: str
+    previous_commit: str | None  # the commit whose dependency files previous/ holds
+
+
+def export_repository(repo: Path, dest: Path) -> RepositorySet:
+    """Write ``repo``'s tracked files at HEAD to ``dest`` and its previous revision as overlay."""
+    head = _git(repo, "rev-parse", "--verify", "HEAD^{commit}").strip()
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", "--format=tar", head],
+        capture_output=True, env=_git_env(),
+    )  # fmt: skip
+    if archive.returncode != 0:
+        raise BenchError(f"git archive failed in {repo}: {archive.stderr.decode().strip()}")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(dest, filter="data")
+    previous = previous_dependency_commit(repo, head)
+    if previous is not None:
+        write_overlay(repo, head, previous, dest / "previous")
+    return RepositorySet(dest, head, previous)
+
+
+def previous_dependency_commit(repo: Path, head: str) -> str | None:
+    """The commit just before the dependency files last changed (first-parent), if any."""
+    changed = _git(
+        repo, "log", "--first-parent", "--format=%H", "-n", "1", head, "--",
+        *(f":(glob)**/{pattern}" for pattern in DEPENDENCY_PATTERNS),
+    ).split()  # fmt: skip
+    if not changed:
+        return None
+    parents = _git(repo, "rev-list", "--parents", "-n", "1", changed[0]).split()[1:]
+    return parents[0] if parents else None
+
+
+def write_overlay(repo: Path, head: str, previous: str, overlay: Path) -> None:
+    """Dependency files that differ at ``previous``, and the ones it did not have yet."""
+    overlay.mkdir(parents=True, exist_ok=True)
+    now = _dependency_files(repo, head)
+    then = _dependency_files(repo, previous)
+    for path, blob in then.items():
+        if now.get(path) != blob:
+            target = overlay / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(_git_bytes(repo, "cat-file", "blob", blob))
+    removed = sorted(set(now) - set(then))
+    if removed:
+        (overlay / REMOVED_LIST).write_text("\n".join(removed) + "\n")
+
+
+def _dependency_files(repo: Path, commit: str) -> dict[str, str]:
+    """Path to blob id of every dependency file in ``commit``'s tree."""
+    listing = _git(repo, "ls-tree", "-r", "-z", "--format=%(objectname) %(path)", commit)
+    files = {}
+    for line in filter(None, listing.split("\0")):
+        blob, path = line.split(" ", 1)
+        if is_dependency_file(path):
+            files[path] = blob
+    return files
+
+
+def is_dependency_file(path: str) -> bool:
+    parts = PurePosixPath(path).parts
+    tails = ("/".join(parts[-1:]), "/".join(parts[-2:]))
+    return any(fnmatch.fnmatchcase(tail, p) for p in DEPENDENCY_PATTERNS for tail in tails)
+
+
+def _git(repo: Path, *args: str) -> str:
+    return _git_bytes(repo, *args).decode()
+
+
+def _git_bytes(repo: Path, *args: str) -> bytes:
+    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, env=_git_env())
+    if result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip().splitlines()
+        raise BenchError(f"{repo}: git {args[0]} failed: {message[-1] if message else '?'}")
+    return result.stdout
+
+
+def _git_env() -> dict[str, str]:
+    """git with none of the user's configuration."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    return env | {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}

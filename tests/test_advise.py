@@ -1,0 +1,290 @@
+"""advise: the shipped strategies retargeted at a project, and what it reads of the team's job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench.advise.candidates import Candidate, Skipped, candidates_for, retarget
+from bench.advise.project import project_facts, read_test_command
+from bench.advise.recommend import CandidateTimes, Rates, decide
+from bench.advise.rewrite import actionlint, rewrite, unified_diff
+from bench.errors import BenchError
+from bench.intake.forms import find_input
+from bench.plan import WORKFLOWS
+from tests.helpers import write
+
+SHIPPED = sorted(WORKFLOWS.glob("*.yml"))
+
+
+def facts_for(tmp_path: Path, files: dict[str, str], test: str = "pytest -q"):
+    for name, text in files.items():
+        write(tmp_path / name, text)
+    return project_facts(find_input(tmp_path), test)
+
+
+def test_shipped_scenarios_are_found():
+    assert len(SHIPPED) >= 8
+
+
+def test_a_requirements_project_gets_every_pip_strategy_with_its_files(tmp_path):
+    facts = facts_for(tmp_path, {"requirements.txt": "a==1\n", "requirements-dev.txt": "b>=2\n"})
+    chosen, skipped = candidates_for(SHIPPED, facts)
+    names = {c.name for c in chosen}
+    assert {"no-cache", "pip-cache", "setup-python-pip", "venv-cache", "uv"} <= names
+    assert {s.name for s in skipped} >= {"poetry", "pipenv"}
+    pip_cache = next(c for c in chosen if c.name == "pip-cache")
+    job = yaml.safe_load(pip_cache.text)["jobs"]["test"]
+    runs = [step.get("run") for step in job["steps"]]
+    assert "pip install -r requirements-dev.txt -r requirements.txt" in runs
+    assert runs[-1] == "pytest -q"
+    key = next(s for s in job["steps"] if s.get("name") == "Cache pip dependencies")["with"]["key"]
+    assert "hashFiles('requirements-dev.txt', 'requirements.txt')" in key
+
+
+def test_a_poetry_project_gets_poetry_with_its_root_and_not_pip(tmp_path):
+    facts = facts_for(tmp_path, {"pyproject.toml": "[tool.poetry]\n", "poetry.lock": ""})
+    outcome = retarget("poetry", (WORKFLOWS / "poetry.yml").read_text(), facts)
+    assert isinstance(outcome, Candidate)
+    assert "poetry install --no-interaction" in outcome.text and "--no-root" not in outcome.text
+    assert "poetry run pytest -q" in outcome.text
+    assert "hashFiles('**/poetry.lock')" in outcome.text
+    pip = retarget("pip-cache", (WORKFLOWS / "pip-cache.yml").read_text(), facts)
+    assert isinstance(pip, Skipped) and "installed by poetry" in pip.reason
+
+
+def test_a_pyproject_project_installs_itself_with_its_extras(tmp_path):
+    pyproject = (
+        '[project]\nname = "x"\nversion = "1"\ndependencies = ["a"]\n'
+        '[project.optional-dependencies]\ntest = ["pytest"]\ndocs = ["sphinx"]\n'
+    )
+    facts = facts_for(tmp_path, {"pyproject.toml": pyproject})
+    outcome = retarget("no-cache", (WORKFLOWS / "no-cache.yml").read_text(), facts)
+    assert isinstance(outcome, Candidate)
+    assert "pip install -e '.[docs,test]'" in outcome.text
+
+
+def test_a_scenario_without_the_markers_is_skipped_with_the_reason(tmp_path):
+    facts = facts_for(tmp_path, {"requirements.txt": "a==1\n"})
+    outcome = retarget("odd", "jobs: {test: {steps: [{run: make}]}}\n", facts)
+    assert isinstance(outcome, Skipped) and "install step" in outcome.reason
+
+
+@pytest.mark.parametrize(
+    ("scripts", "expected"),
+    [
+        (["pip install .", "pytest tests/ -x"], "pytest tests/ -x"),
+        (["uv sync", "uv run pytest --cov"], "pytest --cov"),
+        (["uv run --locked tox run -e py311"], "tox run -e py311"),
+        (["poetry run python -m pytest"], "python -m pytest"),
+        (["echo hi\nnox -s tests\n"], "nox -s tests"),
+        (["make lint"], None),
+    ],
+)
+def test_the_test_command_is_read_from_the_jobs_scripts(scripts, expected):
+    assert read_test_command(scripts) == expected
+
+ALWAYS_WARM = Rates(exact=0.9, partial=0.05, miss=0.05)
+
+
+def times(name, cold, warm, partial, rates=ALWAYS_WARM, n=5):
+    spread = [0.98, 1.0, 1.02, 0.99, 1.01][:n]
+    return CandidateTimes(
+        name,
+        {"cold": [cold * s for s in spread], "warm": [warm * s for s in spread],
+         "partial": [partial * s for s in spread]},
+        rates,
+    )  # fmt: skip
+
+
+def test_expected_time_weights_the_medians_by_the_rates():
+    candidate = times("a", cold=100, warm=10, partial=50)
+    assert candidate.expected() == pytest.approx(0.9 * 10 + 0.05 * 50 + 0.05 * 100)
+
+
+def test_a_clear_winner_is_significant_and_its_saving_is_against_the_baseline():
+    verdict = decide(
+        [times("yours", 60, 55, 58), times("uv", 20, 6, 10), times("pip-cache", 60, 40, 50)],
+        baseline="yours",
+    )
+    assert (verdict.winner, verdict.runner_up, verdict.significant) == ("uv", "pip-cache", True)
+    assert verdict.saving is not None
+    assert verdict.saving.low < verdict.saving.estimate < verdict.saving.high
+    assert verdict.saving.estimate == pytest.approx(
+        times("yours", 60, 55, 58).expected() - times("uv", 20, 6, 10).expected()
+    )
+
+
+def test_candidates_within_noise_are_a_tie():
+    verdict = decide([times("a", 30, 10, 20), times("b", 30.2, 10.1, 20.1)], baseline="a")
+    assert verdict.significant is False
+
+
+def test_fewer_than_three_trials_give_no_interval_and_no_verdict():
+    verdict = decide([times("a", 30, 10, 20, n=2), times("b", 90, 50, 70, n=2)], baseline="b")
+    assert verdict.winner == "a"
+    assert (verdict.significant, verdict.ratio, verdict.saving) == (None, None, None)
+
+
+def test_a_candidate_missing_a_state_its_rates_need_is_not_ranked():
+    partial_less = CandidateTimes("x", {"cold": [1.0] * 3, "warm": [0.5] * 3}, ALWAYS_WARM)
+    never_partial = CandidateTimes(
+        "y", {"cold": [9.0] * 3, "warm": [5.0] * 3}, Rates(exact=0.9, partial=0.0, miss=0.1)
+    )
+    assert decide([partial_less, never_partial], baseline="y").winner == "y"
+
+
+THEIRS = """\
+name: CI
+on: [push, pull_request]
+jobs:
+  lint:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v6
+      - run: echo lint
+  test:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        python-version: ["3.11", "3.12"]
+    steps:
+      - uses: actions/checkout@v6
+      - uses: actions/setup-python@v7  # the team's comment stays
+        with:
+          python-version: ${{ matrix.python-version }}
+          cache: pip
+      - name: Install
+        run: |
+          python -m pip install -r requirements.txt
+      - run: ruff check .
+      - run: pytest -q
+"""
+
+CANDIDATE = """\
+name: pip-cache
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v6
+      - uses: actions/setup-python@v7
+        with:
+          python-version: '3.11'
+      - name: Cache pip dependencies
+        uses: actions/cache@v5
+        with:
+          path: ~/.cache/pip
+          key: ${{ runner.os }}-pip-${{ hashFiles('requirements.txt') }}
+          restore-keys: |
+            ${{ runner.os }}-pip-
+      - run: pip install -r requirements.txt
+      - run: pytest -q
+"""
+
+
+def test_the_recommended_job_replaces_only_the_dependency_steps():
+    new = rewrite(THEIRS, "test", CANDIDATE, "pytest -q")
+    job = yaml.safe_load(new)["jobs"]["test"]
+    assert [s.get("uses") or s.get("run") for s in job["steps"]] == [
+        "actions/checkout@v6", "actions/setup-python@v7", "actions/cache@v5",
+        "pip install -r requirements.txt", "ruff check .", "pytest -q",
+    ]  # fmt: skip
+    assert job["steps"][1]["with"] == {"python-version": "${{ matrix.python-version }}"}
+    assert yaml.safe_load(new)["jobs"]["lint"] == yaml.safe_load(THEIRS)["jobs"]["lint"]
+    assert "on: [push, pull_request]" in new
+    diff = unified_diff(THEIRS, new, ".github/workflows/ci.yml")
+    assert diff.startswith("--- a/.github/workflows/ci.yml\n+++ b/.github/workflows/ci.yml\n")
+    removed = [line for line in diff.splitlines() if line.startswith("-") and "---" not in line]
+    assert "-          cache: pip" in removed
+    assert not any("lint" in line or "ruff" in line for line in removed)
+
+
+def test_the_recommended_workflow_passes_actionlint(tmp_path):
+    path = tmp_path / ".github" / "workflows" / "ci.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(rewrite(THEIRS, "test", CANDIDATE, "pytest -q"))
+    assert actionlint(path) == []
+    broken = THEIRS.replace("runs-on: ubuntu-latest", "runs-on: ubuntu-latest\n    if: ${{ oops")
+    path.write_text(broken)
+    assert actionlint(path) != []
+
+
+def test_a_job_without_dependency_steps_is_a_clear_error():
+    with pytest.raises(BenchError, match="no dependency step"):
+        rewrite(THEIRS, "lint", CANDIDATE, "pytest -q")
+    with pytest.raises(BenchError, match="no job 'deploy'"):
+        rewrite(THEIRS, "deploy", CANDIDATE, "pytest -q")
+
+
+def advice_for(candidates, verdict, **changes):
+    from bench.advise.render import Advice
+
+    fields = dict(
+        project="demo", baseline="yours", candidates=candidates, verdict=verdict, skipped=[],
+        failures={}, archive_mb={"uv": 12.0}, runs_per_month=60, uncertain=[],
+        caveats=["this machine is not a hosted runner"], recommended_file="recommended.yml",
+        lint_findings=[],
+    )  # fmt: skip
+    return Advice(**(fields | changes))
+
+
+def test_the_recommendation_gives_the_answer_first_with_its_numbers():
+    from bench.advise.render import render
+
+    candidates = [times("yours", 60, 55, 58), times("uv", 20, 6, 10), times("pip", 60, 40, 50)]
+    verdict = decide(candidates, baseline="yours")
+    text = render(advice_for(candidates, verdict, skipped=[Skipped("poetry", "no poetry.lock")]))
+    first = text.split("\n\n")[1]
+    assert first == "**Use uv.**"
+    assert verdict.saving is not None
+    per_month = f"about {verdict.saving.estimate * 60 / 60:.0f} CI minutes a month"
+    assert per_month in text
+    assert text.index("| uv ") < text.index("| pip ") < text.index("| yours (yours)")
+    assert "| poetry     | no poetry.lock |" in text
+    assert "passes actionlint" in text
+
+
+def test_too_few_trials_are_said_not_hidden():
+    from bench.advise.render import render
+
+    candidates = [times("yours", 60, 55, 58, n=1), times("uv", 20, 6, 10, n=1)]
+    text = render(advice_for(candidates, decide(candidates, baseline="yours")))
+    assert "not enough trials" in text
+    assert "saves" not in text
+
+
+def test_their_test_job_is_found_among_their_workflows(tmp_path):
+    from bench.advise.their_job import find_their_job
+
+    write(tmp_path / ".github" / "workflows" / "ci.yml", THEIRS)
+    write(tmp_path / ".github" / "workflows" / "docs.yaml", "jobs: {docs: {steps: [{run: make}]}}")
+    job = find_their_job(tmp_path)
+    assert (job.workflow.name, job.job_id, job.test_command) == ("ci.yml", "test", "pytest -q")
+    with pytest.raises(BenchError, match=r"no job 'lint' installs and tests; give one of "):
+        find_their_job(tmp_path, "lint")
+
+
+def test_a_project_without_a_test_job_is_told_what_to_give(tmp_path):
+    from bench.advise.their_job import find_their_job
+
+    write(tmp_path / ".github" / "workflows" / "ci.yml", "jobs: {a: {steps: [{run: make}]}}")
+    with pytest.raises(BenchError, match="--test-cmd"):
+        find_their_job(tmp_path)
+
+
+def test_pip_candidates_install_the_test_groups_inline():
+    from bench.advise.project import test_group_requirements
+
+    pyproject = {
+        "dependency-groups": {
+            "tests": ["pytest>=6", "simplejson"],
+            "typing": ["mypy"],
+            "docs": ["sphinx"],
+            "dev": [{"include-group": "tests"}, {"include-group": "typing"}, "nox"],
+        }
+    }
+    assert test_group_requirements(pyproject) == ["pytest>=6", "simplejson", "mypy", "nox"]
