@@ -26,8 +26,8 @@ from bench.errors import BenchError
 from bench.ghcache.store import CacheStore
 from bench.locking import BENCH_MIRROR_PORT
 from bench.mirror.fetch import DEFAULT_WHEELHOUSE, fetch
-from bench.mirror.profiles import get_profile
 from bench.mirror.server import MirrorServer
+from bench.network.profiles import get_profile
 from bench.plan import SCENARIOS_ROOT, Cell, PlanOptions, Trial, build_plan
 from bench.runner.pythons import select_interpreter
 from bench.runner.sandbox import create_sandbox, remove_sandbox

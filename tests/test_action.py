@@ -15,6 +15,7 @@ from bench.ghcache.archive import (
     resolve_cache_paths,
 )
 from bench.ghcache.keys import GZIP, ZSTD
+from bench.network.transfer import Transfer
 from tests.conftest import write
 
 PIP = "~/.cache/pip"
@@ -331,11 +332,11 @@ def test_listing_keeps_odd_names() -> None:
 
 
 def test_paced_transfer_moves_the_archive_through_the_runner_temp(store, runner) -> None:
-    from bench.mirror.profiles import get_profile
+    from bench.network.profiles import get_profile
 
     cache = fill_pip_cache(runner)
     before = snapshot(cache)
-    transfer = action.Transfer(download_bytes_per_s=50e6, upload_bytes_per_s=50e6)
+    transfer = Transfer(download_bytes_per_s=50e6, upload_bytes_per_s=50e6)
     saved = action.save(store, runner, paths=[PIP], key="k", transfer=transfer)
     assert saved.saved
     shutil.rmtree(cache)

@@ -34,7 +34,8 @@ from bench.ghcache.keys import (
     is_exact_key_match,
 )
 from bench.ghcache.store import CacheStore, Entry, ReserveError
-from bench.mirror.shaping import paced_copy
+from bench.network.shaping import paced_copy
+from bench.network.transfer import DIRECT, Transfer
 
 DEFAULT_SCOPE = "refs/heads/main"
 
@@ -72,30 +73,6 @@ class Runner:
             root=root_abs,
             path_env=os.environ.get("PATH"),
         )
-
-
-@dataclass(frozen=True)
-class Transfer:
-    """How archives move between the runner and the service (a network profile's cache part).
-
-    All zero: the archive is extracted straight from the store and moved into it by rename.
-    """
-
-    download_bytes_per_s: float = 0
-    download_overhead_s: float = 0
-    upload_bytes_per_s: float = 0
-    upload_overhead_s: float = 0
-
-    @property
-    def shapes_download(self) -> bool:
-        return self.download_bytes_per_s > 0 or self.download_overhead_s > 0
-
-    @property
-    def shapes_upload(self) -> bool:
-        return self.upload_bytes_per_s > 0 or self.upload_overhead_s > 0
-
-
-DIRECT = Transfer()
 
 
 @dataclass

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.depsets import DependencySet
-from bench.ghcache.action import DEFAULT_SCOPE, Transfer
+from bench.ghcache.action import DEFAULT_SCOPE
 from bench.ghcache.store import CacheStore
 from bench.mirror.server import MirrorServer
+from bench.network.transfer import Transfer
 from bench.results import PHASES
 from bench.runner.sandbox import create_sandbox, remove_sandbox, runner_environment
 from bench.workflow.actions import ActionContext
