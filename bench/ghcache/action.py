@@ -17,11 +17,9 @@ from pathlib import Path
 
 from bench.errors import BenchError
 from bench.ghcache.archive import (
-    check_members,
     create_archive,
     extract_archive,
     list_archive,
-    parse_listing,
     resolve_cache_paths,
 )
 from bench.ghcache.keys import (
@@ -169,10 +167,13 @@ def _download_and_extract(entry: Entry, runner: Runner, transfer: Transfer) -> N
         raise BenchError(
             f"Incomplete download. Expected file size: {entry.size}, actual file size: {actual}"
         )
-    members = parse_listing(entry.listing.read_text(encoding="ascii", errors="replace"))
-    check_members(members, workspace=runner.workspace, root=runner.root)
     if not transfer.shapes_download:
-        extract_archive(entry.archive, workspace=runner.workspace, compression=entry.compression)
+        extract_archive(
+            entry.archive,
+            workspace=runner.workspace,
+            root=runner.root,
+            compression=entry.compression,
+        )
         return
     download_dir = Path(runner.temp) / str(uuid.uuid4())
     download_dir.mkdir(parents=True)
@@ -181,7 +182,9 @@ def _download_and_extract(entry: Entry, runner: Runner, transfer: Transfer) -> N
         paced_copy(
             entry.archive, local, transfer.download_bytes_per_s, transfer.download_overhead_s
         )
-        extract_archive(local, workspace=runner.workspace, compression=entry.compression)
+        extract_archive(
+            local, workspace=runner.workspace, root=runner.root, compression=entry.compression
+        )
     finally:
         shutil.rmtree(download_dir, ignore_errors=True)
 
