@@ -19,6 +19,7 @@ root the same way. Device nodes and FIFOs are refused. Names are bytes: any byte
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -262,7 +263,7 @@ class Confinement:
         if kind == HARDLINK:
             if not member.link:
                 raise self._refuse(member, "is a hard link to nothing")
-            target = self._resolve(member.link, member)
+            target = self._resolve(member.link, member, f"is a hard link to {show(member.link)}")
             if not self._inside(target):
                 raise self._refuse(
                     member, f"is a hard link to {show(target)}, outside the runner root"
@@ -272,20 +273,20 @@ class Confinement:
         if kind == SYMLINK:
             self.folders.clear()  # a folder checked before may now be reached through a link
 
-    def _resolve(self, name: bytes, member: Member) -> bytes:
+    def _resolve(self, name: bytes, member: Member, subject: str = "would be written") -> bytes:
         cut = name.rfind(b"/") + 1
         folder_part, last = name[:cut], name[cut:]
         folder = self.folders.get(folder_part)
         if folder is None:
-            folder = self._walk(folder_part, member)
+            folder = self._walk(folder_part, member, subject)
             self.folders[folder_part] = folder
         if last == b"..":
-            raise self._refuse(member, "ends in '..'")
+            raise self._refuse(member, f"{subject} to a name ending in '..'")
         if last in (b"", b"."):
             return folder
         return folder + b"/" + last if folder != b"/" else b"/" + last
 
-    def _walk(self, folder_part: bytes, member: Member) -> bytes:
+    def _walk(self, folder_part: bytes, member: Member, subject: str) -> bytes:
         current = b"/" if folder_part.startswith(b"/") else self.start
         for part in folder_part.split(b"/"):
             if part in (b"", b"."):
@@ -297,11 +298,11 @@ class Confinement:
             if self._inside(current):
                 if self._kind(current) == SYMLINK:
                     raise self._refuse(
-                        member, f"would be written through the symbolic link {show(current)}"
+                        member, f"{subject} through the symbolic link {show(current)}"
                     )
             elif not (current == self.root or self.root.startswith(current + b"/")):
                 raise self._refuse(
-                    member, f"would pass through {show(current)}, outside the runner root"
+                    member, f"{subject} through {show(current)}, outside the runner root"
                 )
         return current
 
@@ -345,7 +346,14 @@ def pump(source: int, sink: int, check: Callable[[Member], None]) -> int:
             pos += step
             need -= step
         while not need:
-            parsed = parse_entry(data, pos)
+            try:
+                parsed = parse_entry(data, pos)
+                if parsed is not None and parsed[0] is not None:
+                    check(parsed[0])
+            except ArchiveError:
+                with contextlib.suppress(BrokenPipeError):  # the members checked before it
+                    _write_all(sink, memoryview(data)[sent:pos])
+                raise
             if parsed is None:
                 break
             member, start = parsed
@@ -354,7 +362,6 @@ def pump(source: int, sink: int, check: Callable[[Member], None]) -> int:
                 _write_all(sink, END_OF_ARCHIVE)
                 _drain(source)
                 return members
-            check(member)
             members += 1
             pos = start
             need = _padded(member.size) if member.kind == FILE else 0
