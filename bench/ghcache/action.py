@@ -31,7 +31,7 @@ from bench.ghcache.keys import (
     detect_compression,
     is_exact_key_match,
 )
-from bench.ghcache.store import CacheStore, Entry, ReserveError
+from bench.ghcache.store import CacheStore, Entry, ReserveError, StoreError
 from bench.network.shaping import paced_copy
 from bench.network.transfer import DIRECT, Transfer
 
@@ -132,7 +132,11 @@ def restore(
 
     method = compression or detect_compression(runner.path_env)
     version = cache_version(paths, method)
-    entry = store.lookup([primary_key, *restore_keys], version, list(scopes))
+    try:
+        entry = store.lookup([primary_key, *restore_keys], version, list(scopes))
+    except StoreError as error:
+        log.warning(f"Failed to restore: {error}")
+        entry = None
     if entry is not None and not lookup_only:
         try:
             _download_and_extract(entry, runner, transfer)
@@ -218,14 +222,24 @@ def save(
 
     method = compression or detect_compression(runner.path_env)
     version = cache_version(paths, method)
-    manifest = resolve_cache_paths(paths, workspace=runner.workspace, home=runner.home)
+    if not store.writable:
+        log.warning(f"Failed to save: the cache store {store.root} is read-only")
+        return SaveResult(False, log.lines)
+    try:
+        manifest = resolve_cache_paths(paths, workspace=runner.workspace, home=runner.home)
+    except OSError as error:
+        log.warning(f"Failed to save: {error}")
+        return SaveResult(False, log.lines)
     if not manifest:
         log.warning(
             "Path Validation Error: Path(s) specified in the action for caching do(es) not "
             "exist, hence no cache is being saved."
         )
         return SaveResult(False, log.lines)
-    temp_dir = Path(runner.temp) / str(uuid.uuid4())
+    store.recover()
+    # The archive is made inside the store's temp: a save killed midway leaves it where the
+    # next save or listing removes it.
+    temp_dir = store.scratch("save")
     try:
         archive = create_archive(
             manifest, workspace=runner.workspace, temp_dir=temp_dir, compression=method
@@ -244,8 +258,14 @@ def save(
                 overhead_s=transfer.upload_overhead_s,
             )
         entry = store.commit(reservation, archive.path, archive.listing, upload=upload)
+    except StoreError as error:
+        log.warning(f"Failed to save: {error}")
+        return SaveResult(False, log.lines)
     except BenchError as error:
         log.warning(str(error))
+        return SaveResult(False, log.lines)
+    except OSError as error:  # a full disk, a folder that cannot be written
+        log.warning(f"Failed to save: {error}")
         return SaveResult(False, log.lines)
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
@@ -266,8 +286,9 @@ def import_archive(
     check_paths(paths)
     check_key(key)
     method = compression or detect_compression()
+    store.require_writable()
     listing = list_archive(archive, method)
-    staged = store.temp / f"import-{uuid.uuid4()}"
+    staged = store.scratch("import")
     shutil.copyfile(archive, staged)
     try:
         reservation = store.reserve(scope, key, cache_version(paths, method), method)
