@@ -279,9 +279,7 @@ class CacheStore:
         disk), then its row (best effort: a row left behind is taken over by ``recover``)."""
         self._remove_files(reservation.id, reservation.compression)
         with contextlib.suppress(StoreError), self._transaction() as db:
-            db.execute(
-                "DELETE FROM entries WHERE id = ? AND state = 'reserved'", (reservation.id,)
-            )
+            db.execute("DELETE FROM entries WHERE id = ? AND state = 'reserved'", (reservation.id,))
 
     def require_writable(self) -> None:
         if not self.writable:
