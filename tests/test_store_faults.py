@@ -195,12 +195,11 @@ def test_next_save_also_takes_over_a_dead_savers_leftovers(store, runner) -> Non
 def _read_only_checks(store_root: Path, runner: action.Runner, capsys) -> None:
     def run(*argv: str) -> tuple[int, str, str]:
         code = cli.main(list(argv))
-        _out, err = capsys.readouterr()
+        out, err = capsys.readouterr()
         return code, out, err
 
     common = ["--store", str(store_root), "--workspace", runner.workspace, "--path", PIP]
     common += ["--root", runner.root]
-    os.environ["HOME"] = runner.home
     code, out, err = run("cache", "list", "--store", str(store_root))
     assert (code, err) == (0, "") and "k" in out
     (Path(runner.home) / ".cache" / "pip" / "wheel").unlink()
