@@ -140,7 +140,7 @@ def restore(
     if entry is not None and not lookup_only:
         try:
             _download_and_extract(entry, runner, transfer)
-        except BenchError as error:
+        except (BenchError, OSError) as error:
             log.warning(f"Failed to restore: {error}")
             entry = None
     if entry is None:
