@@ -58,7 +58,6 @@ _PAX, _LONG_NAME, _LONG_LINK = ord("x"), ord("L"), ord("K")
 _POSIX_MAGIC, _GNU_MAGIC = b"ustar\x00", b"ustar  \x00"
 _OCTAL = re.compile(rb" *([0-7]+)[ \x00]*")
 _RECORD_LENGTH = re.compile(rb"([1-9][0-9]*) ")
-_ZEROS_148, _ZEROS_356 = bytes(148), bytes(356)
 
 
 class ArchiveError(BenchError):
@@ -93,12 +92,12 @@ def parse_entry(data: bytes, pos: int) -> tuple[Member | None, int] | None:
         if len(data) - pos < BLOCK:
             return None
         block = data[pos : pos + BLOCK]
-        # GNU tar's test for a zero block: every byte but the checksum field's is zero.
-        if block[:148] == _ZEROS_148 and block[156:] == _ZEROS_356:
+        total = _unsigned_sum(block)
+        if total == 8 * 32:  # GNU tar's zero block: all zero but the checksum field
             if extended:
                 raise ArchiveEscape("the archive has an extended header with no member after it")
             return None, pos
-        _verify(block)
+        _verify(block, total)
         size = _number(block[124:136], "size")
         typeflag = block[156]
         if typeflag in (_PAX, _LONG_NAME, _LONG_LINK):
@@ -149,20 +148,22 @@ def parse_entry(data: bytes, pos: int) -> tuple[Member | None, int] | None:
         return Member(name=name, kind=kind, link=link, size=size), pos + BLOCK
 
 
-def _verify(block: bytes) -> None:
-    if block[257:263] != _POSIX_MAGIC and block[257:265] != _GNU_MAGIC:
-        raise ArchiveEscape("the archive has a header that is neither POSIX nor GNU tar's")
-    recorded = _number(block[148:156], "checksum")
-    # The unsigned sum with the checksum field counted as spaces; adler32 of at most 256 bytes
-    # is 1 + their exact sum in its low half.
-    total = (
+def _unsigned_sum(block: bytes) -> int:
+    """The header's unsigned byte sum with the checksum field counted as spaces, as tar
+    computes it; adler32 of at most 256 bytes is 1 + their exact sum in its low half."""
+    return (
         (zlib.adler32(block[:148]) & 0xFFFF)
         + (zlib.adler32(block[156:412]) & 0xFFFF)
         + (zlib.adler32(block[412:]) & 0xFFFF)
         - 3
         + 8 * 32
     )
-    if total != recorded:
+
+
+def _verify(block: bytes, total: int) -> None:
+    if block[257:263] != _POSIX_MAGIC and block[257:265] != _GNU_MAGIC:
+        raise ArchiveEscape("the archive has a header that is neither POSIX nor GNU tar's")
+    if total != _number(block[148:156], "checksum"):
         raise ArchiveEscape("the archive has a header whose checksum is wrong")
 
 
