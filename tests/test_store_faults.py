@@ -310,3 +310,17 @@ def test_hash_files_cli_on_unreadable_file_and_folder(tmp_path, capsys) -> None:
     finally:
         (workspace / "locked").chmod(0o755)
         (workspace / "locked" / "requirements.txt").chmod(0o644)
+
+
+def test_hash_files_on_an_unreadable_folder_fails_with_one_message(tmp_path, monkeypatch) -> None:
+    write(tmp_path / "ws" / "locked" / "requirements.txt", "x==1\n")
+    real_listdir = os.listdir
+
+    def refusing_listdir(path):
+        if str(path).endswith("locked"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "listdir", refusing_listdir)
+    with pytest.raises(HashFilesError, match=r"cannot read '.*locked': Permission denied$"):
+        hash_files(["**/requirements.txt"], workspace=tmp_path / "ws")
