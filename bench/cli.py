@@ -19,6 +19,7 @@ from bench.ghcache import action
 from bench.ghcache.hashfiles import hash_files
 from bench.ghcache.keys import parse_multiline
 from bench.ghcache.store import DEFAULT_LIMIT_BYTES, CacheStore
+from bench.network.transfer import Transfer
 from bench.report.tables import FORMATS
 
 # The exit-code policy, the same for every subcommand (README, "Exit codes").
@@ -442,8 +443,8 @@ def _runner(args: argparse.Namespace) -> action.Runner:
     return action.Runner.for_workspace(workspace, home=os.environ.get("HOME"), root=args.root)
 
 
-def _transfer(profile_name: str) -> action.Transfer:
-    from bench.mirror.profiles import get_profile
+def _transfer(profile_name: str) -> Transfer:
+    from bench.network.profiles import get_profile
 
     return get_profile(profile_name).cache_transfer()
 
@@ -551,8 +552,8 @@ def cmd_mirror_fetch(args: argparse.Namespace) -> int:
 
 def cmd_mirror_serve(args: argparse.Namespace) -> int:
     from bench.mirror.fetch import DEFAULT_WHEELHOUSE
-    from bench.mirror.profiles import get_profile
     from bench.mirror.server import MirrorServer
+    from bench.network.profiles import get_profile
 
     profile = get_profile(args.profile)
     server = MirrorServer(args.wheelhouse or DEFAULT_WHEELHOUSE, port=args.port, profile=profile)
@@ -568,7 +569,7 @@ def cmd_mirror_serve(args: argparse.Namespace) -> int:
 
 def cmd_mirror_shaping(args: argparse.Namespace) -> int:
     from bench.mirror.accuracy import measure
-    from bench.mirror.profiles import get_profile
+    from bench.network.profiles import get_profile
 
     names = args.profile or ["github-hosted", "slow"]
     outside = 0

@@ -39,8 +39,8 @@ from bench.intake.resolve import RUNNER_TARGET, Target
 from bench.intake.sets import set_requirements
 from bench.locking import BENCH_MIRROR_PORT
 from bench.mirror.fetch import DEFAULT_WHEELHOUSE, fetch
-from bench.mirror.profiles import get_profile
 from bench.mirror.server import MirrorServer
+from bench.network.profiles import get_profile
 from bench.paths import output_folder
 from bench.plan import SCENARIOS_ROOT, PlannedCell, PlanOptions, RunRequest, Trial, build_plan
 from bench.results import StepTotals, TrialRecord

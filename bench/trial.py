@@ -15,9 +15,10 @@ from pathlib import Path
 
 from bench.depsets import DependencySet
 from bench.errors import BenchError
-from bench.ghcache.action import DEFAULT_SCOPE, Transfer
+from bench.ghcache.action import DEFAULT_SCOPE
 from bench.ghcache.store import CacheStore
 from bench.mirror.server import MirrorServer
+from bench.network.transfer import Transfer
 from bench.results import StepRecord
 from bench.runner import reaper
 from bench.runner.sandbox import create_sandbox, remove_sandbox, runner_environment

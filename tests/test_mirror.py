@@ -11,8 +11,8 @@ import pytest
 
 from bench.errors import BenchError
 from bench.mirror.distfiles import scan_wheelhouse, sha256_of
-from bench.mirror.profiles import DEFAULT_PROFILE, get_profile, load_profiles
 from bench.mirror.server import MirrorServer
+from bench.network.profiles import DEFAULT_PROFILE, get_profile, load_profiles
 from tests.packages import build_set
 
 JSON = "application/vnd.pypi.simple.v1+json"

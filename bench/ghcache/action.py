@@ -17,11 +17,9 @@ from pathlib import Path
 
 from bench.errors import BenchError
 from bench.ghcache.archive import (
-    check_members,
     create_archive,
     extract_archive,
     list_archive,
-    parse_listing,
     resolve_cache_paths,
 )
 from bench.ghcache.keys import (
@@ -33,8 +31,9 @@ from bench.ghcache.keys import (
     detect_compression,
     is_exact_key_match,
 )
-from bench.ghcache.store import CacheStore, Entry, ReserveError
-from bench.mirror.shaping import paced_copy
+from bench.ghcache.store import CacheStore, Entry, ReserveError, StoreError
+from bench.network.shaping import paced_copy
+from bench.network.transfer import DIRECT, Transfer
 
 DEFAULT_SCOPE = "refs/heads/main"
 
@@ -77,30 +76,6 @@ class Runner:
             root=root_abs,
             path_env=os.environ.get("PATH"),
         )
-
-
-@dataclass(frozen=True)
-class Transfer:
-    """How archives move between the runner and the service (a network profile's cache part).
-
-    All zero: the archive is extracted straight from the store and moved into it by rename.
-    """
-
-    download_bytes_per_s: float = 0
-    download_overhead_s: float = 0
-    upload_bytes_per_s: float = 0
-    upload_overhead_s: float = 0
-
-    @property
-    def shapes_download(self) -> bool:
-        return self.download_bytes_per_s > 0 or self.download_overhead_s > 0
-
-    @property
-    def shapes_upload(self) -> bool:
-        return self.upload_bytes_per_s > 0 or self.upload_overhead_s > 0
-
-
-DIRECT = Transfer()
 
 
 @dataclass
@@ -162,11 +137,15 @@ def restore(
 
     method = compression or detect_compression(runner.path_env)
     version = cache_version(paths, method)
-    entry = store.lookup([primary_key, *restore_keys], version, list(scopes))
+    try:
+        entry = store.lookup([primary_key, *restore_keys], version, list(scopes))
+    except StoreError as error:
+        log.warning(f"Failed to restore: {error}")
+        entry = None
     if entry is not None and not lookup_only:
         try:
             _download_and_extract(entry, runner, transfer)
-        except BenchError as error:
+        except (BenchError, OSError) as error:
             log.warning(f"Failed to restore: {error}")
             entry = None
     if entry is None:
@@ -197,10 +176,13 @@ def _download_and_extract(entry: Entry, runner: Runner, transfer: Transfer) -> N
         raise BenchError(
             f"Incomplete download. Expected file size: {entry.size}, actual file size: {actual}"
         )
-    members = parse_listing(entry.listing.read_text(encoding="ascii", errors="replace"))
-    check_members(members, workspace=runner.workspace, root=runner.root)
     if not transfer.shapes_download:
-        extract_archive(entry.archive, workspace=runner.workspace, compression=entry.compression)
+        extract_archive(
+            entry.archive,
+            workspace=runner.workspace,
+            root=runner.root,
+            compression=entry.compression,
+        )
         return
     download_dir = Path(runner.temp) / str(uuid.uuid4())
     download_dir.mkdir(parents=True)
@@ -209,7 +191,9 @@ def _download_and_extract(entry: Entry, runner: Runner, transfer: Transfer) -> N
         paced_copy(
             entry.archive, local, transfer.download_bytes_per_s, transfer.download_overhead_s
         )
-        extract_archive(local, workspace=runner.workspace, compression=entry.compression)
+        extract_archive(
+            local, workspace=runner.workspace, root=runner.root, compression=entry.compression
+        )
     finally:
         shutil.rmtree(download_dir, ignore_errors=True)
 
@@ -243,14 +227,24 @@ def save(
 
     method = compression or detect_compression(runner.path_env)
     version = cache_version(paths, method)
-    manifest = resolve_cache_paths(paths, workspace=runner.workspace, home=runner.home)
+    if not store.writable:
+        log.warning(f"Failed to save: the cache store {store.root} is read-only")
+        return SaveResult(False, log.lines)
+    try:
+        manifest = resolve_cache_paths(paths, workspace=runner.workspace, home=runner.home)
+    except OSError as error:
+        log.warning(f"Failed to save: {error}")
+        return SaveResult(False, log.lines)
     if not manifest:
         log.warning(
             "Path Validation Error: Path(s) specified in the action for caching do(es) not "
             "exist, hence no cache is being saved."
         )
         return SaveResult(False, log.lines)
-    temp_dir = Path(runner.temp) / str(uuid.uuid4())
+    store.recover()
+    # The archive is made inside the store's temp: a save killed midway leaves it where the
+    # next save or listing removes it.
+    temp_dir = store.scratch("save")
     try:
         archive = create_archive(
             manifest, workspace=runner.workspace, temp_dir=temp_dir, compression=method
@@ -269,8 +263,14 @@ def save(
                 overhead_s=transfer.upload_overhead_s,
             )
         entry = store.commit(reservation, archive.path, archive.listing, upload=upload)
+    except StoreError as error:
+        log.warning(f"Failed to save: {error}")
+        return SaveResult(False, log.lines)
     except BenchError as error:
         log.warning(str(error))
+        return SaveResult(False, log.lines)
+    except OSError as error:  # a full disk, a folder that cannot be written
+        log.warning(f"Failed to save: {error}")
         return SaveResult(False, log.lines)
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
@@ -291,8 +291,9 @@ def import_archive(
     check_paths(paths)
     check_key(key)
     method = compression or detect_compression()
+    store.require_writable()
     listing = list_archive(archive, method)
-    staged = store.temp / f"import-{uuid.uuid4()}"
+    staged = store.scratch("import")
     shutil.copyfile(archive, staged)
     try:
         reservation = store.reserve(scope, key, cache_version(paths, method), method)

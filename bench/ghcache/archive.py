@@ -9,22 +9,27 @@ Extract::
 
     tar -xf <archive> -P -C <workspace> --use-compress-program unzstd
 
-(``-z`` and ``cache.tgz`` instead when zstd is missing.) The one addition is bookkeeping that does
-not change the archive's bytes: while creating, tar also writes its verbose member listing to a
-file, so that a restore can refuse a member that would land outside the runner without
-decompressing the archive a second time.
+(``-z`` and ``cache.tgz`` instead when zstd is missing.) Two differences, neither of which changes
+what is archived or extracted: while creating, tar also writes its verbose member listing to a
+file (kept beside the archive for folder sizes; never trusted for anything else), and a restore
+runs the decompressor itself and lets tar read the stream from ``bench.ghcache.confine``, which
+checks each member's headers before tar sees them (``tar -xf - -P -C <workspace>``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
-from bench.errors import BenchError
+from bench.ghcache.confine import ArchiveError, ArchiveEscape, Confinement, pump
 from bench.ghcache.glob import GlobOptions, glob, parse_pattern_lines
 from bench.ghcache.keys import ZSTD
 
@@ -33,19 +38,8 @@ LISTING_NAME = "members.txt"
 TAR_ENV = {"LC_ALL": "C"}
 
 
-class ArchiveError(BenchError):
-    """tar failed, or an archive is unreadable."""
-
-
-class ArchiveEscape(ArchiveError):
-    """A member would be written outside the runner's root."""
-
-
-@dataclass(frozen=True)
-class Member:
-    name: str
-    kind: str  # tar's type letter: "-" file, "d" directory, "l" symlink, "h" hard link, ...
-    link: str = ""
+__all__ = ["ArchiveError", "ArchiveEscape"]
+PIPE_SIZE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -76,7 +70,18 @@ def create_command(workspace: str, compression: str) -> list[str]:
 
 
 def extract_command(archive: str | os.PathLike[str], workspace: str, compression: str) -> list[str]:
+    """The toolkit's own extract command (the restore runs its two halves, gated)."""
     return ["tar", "-xf", str(archive), "-P", "-C", workspace, *decompress_args(compression)]
+
+
+def decompress_command(archive: str | os.PathLike[str], compression: str) -> list[str]:
+    """What tar runs for ``--use-compress-program unzstd`` / ``-z``, writing to stdout."""
+    program = ["unzstd"] if compression == ZSTD else ["gzip", "-d"]
+    return [*program, "-c", str(archive)]
+
+
+def gated_extract_command(workspace: str) -> list[str]:
+    return ["tar", "-xf", "-", "-P", "-C", workspace]
 
 
 def resolve_cache_paths(paths: list[str], *, workspace: str, home: str) -> list[str]:
@@ -113,14 +118,80 @@ def list_archive(archive: Path, compression: str) -> str:
     return _run_tar(command, cwd=archive.parent)
 
 
-def extract_archive(archive: Path, *, workspace: str, compression: str) -> None:
+def extract_archive(archive: Path, *, workspace: str, root: str, compression: str) -> int:
+    """Extract as the toolkit does, refusing the archive at the first member that would write
+    outside ``root`` (see ``bench.ghcache.confine``); returns the number of members.
+
+    On a refusal, the members before it are extracted (all inside the root) and nothing else.
+    """
     Path(workspace).mkdir(parents=True, exist_ok=True)
-    _run_tar(extract_command(archive, workspace, compression), cwd=Path(workspace))
+    confinement = Confinement(workspace, root)
+    decompress = decompress_command(Path(archive).absolute(), compression)
+    extract = gated_extract_command(workspace)
+    _require(decompress[0])
+    _require("tar")
+    env = {**os.environ, **TAR_ENV}
+    failure: ArchiveError | None = None
+    members = 0
+    with tempfile.TemporaryFile() as tar_errors, tempfile.TemporaryFile() as unpack_errors:
+        source = subprocess.Popen(
+            decompress, stdout=subprocess.PIPE, stderr=unpack_errors, env=env, cwd=workspace
+        )
+        tar = subprocess.Popen(
+            extract, stdin=subprocess.PIPE, stderr=tar_errors, env=env, cwd=workspace
+        )
+        assert source.stdout is not None and tar.stdin is not None
+        _widen(source.stdout)
+        _widen(tar.stdin)
+        stopped = True  # the decompressor is stopped early unless the stream ran to its end
+        try:
+            members = pump(source.stdout.fileno(), tar.stdin.fileno(), confinement.check)
+            stopped = False
+        except ArchiveEscape as error:
+            failure = error
+        except ArchiveError as error:  # the stream ended early: the decompressor says why
+            failure, stopped = error, False
+        except BrokenPipeError:
+            pass  # tar stopped reading: its own status and message say why
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                tar.stdin.close()
+            if stopped:
+                source.kill()
+            source.stdout.close()
+            tar.wait()
+            source.wait()
+        if isinstance(failure, ArchiveEscape):
+            raise failure
+        if source.returncode != 0 and not stopped:
+            raise ArchiveError(_failed(decompress, source.returncode, unpack_errors))
+        if failure is not None:
+            raise failure
+        if tar.returncode != 0:
+            raise ArchiveError(_failed(extract, tar.returncode, tar_errors))
+    return members
+
+
+def _widen(pipe: IO[bytes]) -> None:
+    """Larger pipes mean fewer switches between the three processes (best effort)."""
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+
+
+def _failed(command: list[str], status: int, errors: IO[bytes]) -> str:
+    errors.seek(0)
+    lines = errors.read().decode(errors="replace").strip().splitlines()
+    last = lines[-1] if lines else f"exit status {status}"
+    return f"{' '.join(command[:2])} failed with exit code {status}: {last}"
+
+
+def _require(program: str) -> None:
+    if shutil.which(program) is None:
+        raise ArchiveError(f"{program} is required on PATH; install it (the runner images have it)")
 
 
 def _run_tar(command: list[str], *, cwd: Path) -> str:
-    if shutil.which("tar") is None:
-        raise ArchiveError("GNU tar is required on PATH; install it (the runner images have it).")
+    _require("tar")
     env = {**os.environ, **TAR_ENV}
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     if result.returncode != 0:
@@ -132,50 +203,12 @@ def _run_tar(command: list[str], *, cwd: Path) -> str:
     return result.stdout
 
 
-# --- member listing and confinement -------------------------------------------------------
+# --- member listing (folder sizes only) -------------------------------------------------------
 
 _LINE = re.compile(
     r"^(?P<kind>.)\S*\s+\S+\s+(?P<size>\S+)(?:,\s*\S+)?\s+"  # mode, owner, size (or major,minor)
     r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?::\d{2})? (?P<rest>.*)$"  # date, time, name
 )
-_ESCAPE = re.compile(r"\\([0-7]{3}|.)")
-_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a", "b": "\b"}
-
-
-def _unescape(text: str) -> str:
-    """Undo tar's 'escape' quoting style (octal bytes, C escapes, doubled backslash)."""
-    if "\\" not in text:
-        return text
-    raw = bytearray()
-    position = 0
-    for found in _ESCAPE.finditer(text):
-        raw += text[position : found.start()].encode("latin-1", errors="replace")
-        code = found.group(1)
-        if len(code) == 3:
-            raw.append(int(code, 8))
-        else:
-            raw += _SIMPLE_ESCAPES.get(code, code).encode("latin-1", errors="replace")
-        position = found.end()
-    raw += text[position:].encode("latin-1", errors="replace")
-    return os.fsdecode(bytes(raw))
-
-
-def parse_listing(listing: str) -> list[Member]:
-    members = []
-    for line in listing.splitlines():
-        if not line.strip():
-            continue
-        found = _LINE.match(line)
-        if not found:
-            raise ArchiveError(f"cannot read tar's member listing line: {line!r}")
-        kind, rest = found.group("kind"), found.group("rest")
-        link = ""
-        if kind == "l" and " -> " in rest:
-            rest, link = rest.split(" -> ", 1)
-        elif kind == "h" and " link to " in rest:
-            rest, link = rest.split(" link to ", 1)
-        members.append(Member(name=_unescape(rest), kind=kind, link=_unescape(link)))
-    return members
 
 
 def listing_totals(listing: str) -> tuple[int, int]:
@@ -187,44 +220,3 @@ def listing_totals(listing: str) -> tuple[int, int]:
             total += int(found.group("size"))
             files += 1
     return total, files
-
-
-def check_members(members: list[Member], *, workspace: str, root: str) -> None:
-    """Refuse the first member that would be written outside ``root``.
-
-    Covers ``../`` and absolute names, hard links to outside, and members that would be
-    written through a symbolic link of the same archive that points outside.
-    """
-    root = os.path.normpath(root)
-    outward_links: list[str] = []
-    for member in members:
-        target = _landing(member.name, workspace)
-        if not _inside(target, root):
-            raise ArchiveEscape(
-                f"archive member '{member.name}' would be written to {target}, outside the "
-                f"runner root {root}; refusing to extract"
-            )
-        for link in outward_links:
-            if target.startswith(link + os.sep):
-                raise ArchiveEscape(
-                    f"archive member '{member.name}' would be written through the symbolic "
-                    f"link {link}, which points outside the runner root {root}; refusing to "
-                    "extract"
-                )
-        if member.kind == "l":
-            pointed = os.path.normpath(os.path.join(os.path.dirname(target), member.link))
-            if not _inside(pointed, root):
-                outward_links.append(target)
-        elif member.kind == "h" and not _inside(_landing(member.link, workspace), root):
-            raise ArchiveEscape(
-                f"archive member '{member.name}' is a hard link to '{member.link}', outside "
-                f"the runner root {root}; refusing to extract"
-            )
-
-
-def _landing(name: str, workspace: str) -> str:
-    return os.path.normpath(name if name.startswith("/") else os.path.join(workspace, name))
-
-
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)

@@ -72,6 +72,12 @@ def hash_files(
         raise HashFilesError(
             f"hashFiles({described}) failed. Fail to hash files under directory '{root}': {error}"
         ) from None
+    except OSError as error:  # an unreadable file or folder: the runner's hashFiles fails too
+        where = f"'{error.filename}'" if error.filename else "a matched path"
+        raise HashFilesError(
+            f"hashFiles({described}) failed. Fail to hash files under directory '{root}': "
+            f"cannot read {where}: {error.strerror or error}"
+        ) from None
     return outer.hexdigest() if matched else ""
 
 

@@ -6,7 +6,9 @@ in interleaved rounds whose order alternates, times:
 * bare save: the toolkit's tar create command on a manifest, nothing else;
 * emulator save: ``action.save`` (paths resolved, archive made, reserved, moved in, committed);
 * bare restore: the toolkit's tar extract command into an emptied target;
-* emulator restore: ``action.restore`` (lookup, size and member checks, the same extract).
+* emulator restore: ``action.restore`` (lookup, size check, and the real extraction: the
+  decompressed stream passes through ``bench.ghcache.confine``, which checks every member's
+  headers before the same tar extracts it).
 
 The ratios of the medians are the emulator's overhead.
 """

@@ -17,9 +17,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.mirror.profiles import UNTHROTTLED, Profile
 from bench.mirror.server import MirrorServer
-from bench.mirror.shaping import paced_copy
+from bench.network.profiles import UNTHROTTLED, Profile
+from bench.network.shaping import paced_copy
 
 BANDWIDTH_TOLERANCE = 0.10
 LATENCY_TOLERANCE_MS = 5.0

@@ -40,8 +40,8 @@ from packaging.utils import canonicalize_name
 from bench.errors import BenchError
 from bench.mirror import pages
 from bench.mirror.distfiles import DistFile, read_metadata, scan_wheelhouse
-from bench.mirror.profiles import UNTHROTTLED, Profile
-from bench.mirror.shaping import CHUNK, Pacer, wait_for
+from bench.network.profiles import UNTHROTTLED, Profile
+from bench.network.shaping import CHUNK, Pacer, wait_for
 
 PAGE_CACHE_CONTROL = "max-age=600, public"
 FILE_CACHE_CONTROL = "max-age=365000000, immutable, public"

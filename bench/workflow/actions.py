@@ -22,6 +22,7 @@ from bench.ghcache.archive import resolve_cache_paths
 from bench.ghcache.hashfiles import HashFilesError, hash_files
 from bench.ghcache.keys import parse_multiline
 from bench.ghcache.store import CacheStore
+from bench.network.transfer import DIRECT, Transfer
 from bench.runner.measure import ProcessResult
 from bench.runner.pythons import Interpreter, select_interpreter
 from bench.runner.sandbox import Sandbox
@@ -36,7 +37,7 @@ class ActionContext:
     env: dict[str, str]  # the step's environment (PATH included)
     store: CacheStore
     checkout: Revision
-    transfer: cache_action.Transfer = cache_action.DIRECT
+    transfer: Transfer = DIRECT
     scopes: tuple[str, ...] = (cache_action.DEFAULT_SCOPE,)
     python_templates: Path | None = None  # ready venvs per version, to set up Python quickly
     os_version: str = "12"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.ghcache.action import Transfer
+from bench.network.transfer import Transfer
 
 PROFILES_FILE = Path(__file__).resolve().parents[2] / "scenarios" / "network-profiles.toml"
 DEFAULT_PROFILE = "github-hosted"
