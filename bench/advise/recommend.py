@@ -15,9 +15,9 @@ import random
 import statistics
 from dataclasses import dataclass
 
+from bench.history.expected import STATE_OF
+from bench.history.expected import expected_draws as history_draws
 from bench.stats import BOOTSTRAP_RESAMPLES, MIN_TRIALS, Interval
-
-STATE_OF_OUTCOME = {"exact": "warm", "partial": "partial", "miss": "cold"}
 
 
 @dataclass(frozen=True)
@@ -62,16 +62,10 @@ class Verdict:
 
 
 def expected_draws(candidate: CandidateTimes, rng: random.Random, draws: int) -> list[float]:
-    weights = candidate.rates.weights()
-    states = candidate.needed_states()
-    values = []
-    for _ in range(draws):
-        total = 0.0
-        for state in states:
-            sample = candidate.totals[state]
-            total += weights[state] * statistics.median(rng.choices(sample, k=len(sample)))
-        values.append(total)
-    return values
+    rates = {"exact": candidate.rates.exact, "partial": candidate.rates.partial,
+             "miss": candidate.rates.miss}  # fmt: skip
+    samples = {o: candidate.totals[STATE_OF[o]] for o, rate in rates.items() if rate > 0}
+    return history_draws(samples, rates, rng, draws)
 
 
 def decide(candidates: list[CandidateTimes], baseline: str, seed: int = 0) -> Verdict:

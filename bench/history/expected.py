@@ -16,9 +16,9 @@ from pathlib import Path
 
 from bench import results
 from bench.errors import BenchError
+from bench.stats import BOOTSTRAP_RESAMPLES, MIN_TRIALS
+from bench.vocabulary import REFERENCE_SCENARIO as REFERENCE
 
-RESAMPLES = 2000
-REFERENCE = "no-cache"
 SECONDS_PER_MONTH = 30.44 * 86400
 STATE_OF = {"exact": "warm", "partial": "partial", "miss": "cold"}
 
@@ -114,17 +114,28 @@ def expected_time(
     if missing or not samples:
         return Expected(deps, None, None, None, reference, None, ref_month, tuple(missing))
     estimate = _weighted(rates, {o: statistics.median(v) for o, v in samples.items()})
-    rng = random.Random(seed)
-    resampled = sorted(
-        _weighted(
-            rates,
-            {o: statistics.median(rng.choices(v, k=len(v))) for o, v in samples.items()},
-        )
-        for _ in range(RESAMPLES)
-    )
-    low, high = _quantile(resampled, 0.025), _quantile(resampled, 0.975)
     month = estimate * cadence / 60 if cadence else None
+    if min(len(v) for v in samples.values()) < MIN_TRIALS:  # no interval from so few trials
+        return Expected(deps, estimate, None, None, reference, month, ref_month)
+    resampled = sorted(expected_draws(samples, rates, random.Random(seed)))
+    low, high = _quantile(resampled, 0.025), _quantile(resampled, 0.975)
     return Expected(deps, estimate, low, high, reference, month, ref_month)
+
+
+def expected_draws(
+    samples: dict[str, Sequence[float]],
+    rates: dict[str, float],
+    rng: random.Random,
+    draws: int = BOOTSTRAP_RESAMPLES,
+) -> list[float]:
+    """Bootstrap draws of the expected time: each resamples every outcome's trials (seconds,
+    keyed ``exact``/``partial``/``miss``) and weights their medians by the rates."""
+    return [
+        _weighted(
+            rates, {o: statistics.median(rng.choices(v, k=len(v))) for o, v in samples.items()}
+        )
+        for _ in range(draws)
+    ]
 
 
 def _weighted(rates: dict[str, float], medians: dict[str, float]) -> float:
