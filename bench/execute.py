@@ -32,8 +32,8 @@ from bench.plan import SCENARIOS_ROOT, Cell, PlanOptions, Trial, build_plan
 from bench.runner.pythons import select_interpreter
 from bench.runner.sandbox import create_sandbox, remove_sandbox
 from bench.runner.trial import JobOutcome, TrialSetup, copy_store, run_job, summarize_steps
-from bench.workflow.actions import install_python
 from bench.workflow.model import Workflow
+from bench.workflow.setup_python import install_python
 
 RESULTS_ROOT = Path(__file__).resolve().parents[1] / "results"
 

@@ -1,23 +1,32 @@
-"""Read a workflow file into a ``Workflow``, refusing what the harness would not run faithfully.
+"""Read a workflow file: every job, whether the harness can run it, and the job a trial runs.
 
-Every key outside the supported subset is an error naming the file, the step and the key,
-because silently skipping, say, a ``services:`` block would time a different job.
+``check_file`` collects, for each job, every construct that blocks it (``check-workflow``
+prints them all); ``load_workflow`` returns the one job (and matrix cell) to run, or raises an
+error naming file, job, step and construct. Nothing blocking is skipped silently, because
+skipping, say, a ``services:`` block would time a different job. Job keys that only matter
+between jobs (``needs``, ``outputs``, ``if``…) are accepted for a job run alone and named in
+the trial's log. Parsing loads no execution code: actions are looked up in ``registry``.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bench.errors import BenchError
-from bench.workflow.actions import ActionError, find_action
+from bench.workflow import matrix as matrices
 from bench.workflow.expressions import ExpressionError, parse, split_template
-from bench.workflow.model import Step, Workflow
+from bench.workflow.model import CompositeAction, CompositeInput, Step, Workflow
+from bench.workflow.refs import parse_ref
+from bench.workflow.registry import UnknownAction, find_spec
 
-# Keys accepted and ignored: they do not change what a single hosted job does on one runner.
 _WORKFLOW_KEYS = {"name", "on", "env", "jobs", "permissions", "concurrency", "defaults", "run-name"}
+# Accepted for a job run alone; each is named in the log as set aside (see _set_aside).
 _JOB_KEYS = {
     "runs-on",
     "steps",
@@ -29,6 +38,15 @@ _JOB_KEYS = {
     "permissions",
     "concurrency",
     "continue-on-error",
+    "if",
+    "needs",
+    "outputs",
+    "environment",
+}
+_REFUSED_JOB_KEYS = {
+    "services": "services: the harness runs no containers (service containers are not started)",
+    "container": "container: the harness runs no containers (the job would run inside one)",
+    "uses": "uses: calls a reusable workflow; run the called workflow's job instead",
 }
 _STEP_KEYS = {
     "name",
@@ -44,99 +62,372 @@ _STEP_KEYS = {
     "timeout-minutes",
 }
 _SHELLS = {"bash", "sh", "python"}
+_COMMENT = ("#", "uses-comment")  # a key no YAML document can hold: the comment after uses:
+_ACTION_FILES = ("action.yml", "action.yaml")
 
 
 class WorkflowError(BenchError):
-    """A workflow the harness cannot run; the message names file, step and construct."""
+    """A workflow the harness cannot run; the message names file, job, step and construct."""
 
 
-def load_workflow(path: Path) -> Workflow:
+@dataclass
+class JobCheck:
+    """One job of a file: what blocks it (empty when it runs) and, if it runs, the job."""
+
+    job: str
+    blockers: list[str] = field(default_factory=list)
+    workflow: Workflow | None = None
+
+    @property
+    def runnable(self) -> bool:
+        return not self.blockers
+
+
+class _Loader(yaml.SafeLoader):
+    """A safe loader that keeps the comment after each ``uses:`` value (pins name versions)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        mapping = super().construct_mapping(node, deep)
+        for key_node, value_node in node.value:
+            if key_node.value == "uses" and isinstance(value_node, yaml.ScalarNode):
+                mapping[_COMMENT] = _comment_after(value_node.end_mark)
+        return mapping
+
+
+def _comment_after(mark: yaml.Mark) -> str:
+    buffer = mark.buffer
+    if buffer is None:
+        return ""
+    end = buffer.find("\n", mark.pointer)
+    rest = buffer[mark.pointer : end if end != -1 else len(buffer)].rstrip("\0")
+    found = re.search(r"(^|\s)#(.*)$", rest)
+    return "#" + found.group(2) if found else ""
+
+
+def read_document(path: Path) -> dict:
+    """The file's YAML as a mapping; an error when it cannot be read or is not a workflow."""
     try:
         text = path.read_text()
     except OSError as error:
         raise WorkflowError(f"cannot read workflow {path}: {error.strerror}") from None
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise WorkflowError(f"{path}{where}: not valid YAML") from None
-    return parse_workflow(document, path)
-
-
-def parse_workflow(document: Any, path: Path) -> Workflow:
-    where = str(path)
     if not isinstance(document, dict):
-        raise WorkflowError(f"{where}: a workflow is a mapping with 'jobs'")
-    document = {("on" if key is True else key): value for key, value in document.items()}
-    _refuse_unknown(document, _WORKFLOW_KEYS, where)
+        raise WorkflowError(f"{path}: a workflow is a mapping with 'jobs'")
+    return {("on" if key is True else key): value for key, value in document.items()}
+
+
+def check_file(path: Path, matrix: Mapping[str, str] | None = None) -> list[JobCheck]:
+    """Every job of the file with every construct that blocks it."""
+    document = read_document(path)
     jobs = document.get("jobs")
-    if not isinstance(jobs, dict) or len(jobs) != 1:
-        names = ", ".join(jobs) if isinstance(jobs, dict) else "none"
-        raise WorkflowError(f"{where}: a scenario is exactly one job (found: {names})")
-    job_name, job = next(iter(jobs.items()))
-    where_job = f"{where}: job {job_name!r}"
-    if not isinstance(job, dict):
-        raise WorkflowError(f"{where_job}: a job is a mapping with 'steps'")
-    _refuse_unknown(job, _JOB_KEYS, where_job)
-    steps = job.get("steps")
-    if not isinstance(steps, list) or not steps:
-        raise WorkflowError(f"{where_job}: no steps")
-    shell, working_directory = _defaults(document, job, where_job)
-    parsed_steps = [_parse_step(raw, i, where_job) for i, raw in enumerate(steps, start=1)]
-    _check_unique_ids(parsed_steps, where_job)
-    return Workflow(
+    if not isinstance(jobs, dict) or not jobs:
+        return [JobCheck("-", ["no jobs: a workflow has a 'jobs' mapping"])]
+    return [check_job(document, path, str(job_id), matrix) for job_id in jobs]
+
+
+def load_workflow(
+    path: Path, job: str | None = None, matrix: Mapping[str, str] | None = None
+) -> Workflow:
+    """The job ``job`` of the file (the only one when ``None``), in the chosen matrix cell."""
+    return parse_workflow(read_document(path), path, job, matrix)
+
+
+def parse_workflow(
+    document: Any,
+    path: Path,
+    job: str | None = None,
+    matrix: Mapping[str, str] | None = None,
+) -> Workflow:
+    if not isinstance(document, dict):
+        raise WorkflowError(f"{path}: a workflow is a mapping with 'jobs'")
+    document = {("on" if key is True else key): value for key, value in document.items()}
+    jobs = document.get("jobs")
+    if not isinstance(jobs, dict) or not jobs:
+        raise WorkflowError(f"{path}: no jobs")
+    names = [str(name) for name in jobs]
+    if job is None:
+        if len(names) != 1:
+            raise WorkflowError(
+                f"{path} has {len(names)} jobs ({', '.join(names)}); choose one with --job NAME"
+            )
+        job = names[0]
+    elif job not in names:
+        raise WorkflowError(f"{path} has no job {job!r}; its jobs: {', '.join(names)}")
+    checked = check_job(document, path, job, matrix)
+    if checked.workflow is None:
+        more = len(checked.blockers) - 1
+        tail = f" (and {more} more: see python -m bench check-workflow {path})" if more else ""
+        raise WorkflowError(f"{path}: job {job!r}: {checked.blockers[0]}{tail}")
+    return checked.workflow
+
+
+def check_job(
+    document: dict, path: Path, job_id: str, wanted: Mapping[str, str] | None = None
+) -> JobCheck:
+    """One job: its blockers, and the ``Workflow`` to run when there are none."""
+    check = JobCheck(job_id)
+    problems = check.blockers
+    for key in document:
+        if key not in _WORKFLOW_KEYS and key != _COMMENT:
+            problems.append(f"workflow key {key!r} is not supported by the harness")
+    raw = document["jobs"][job_id]
+    if not isinstance(raw, dict):
+        problems.append("a job is a mapping with 'steps'")
+        return check
+    for key in raw:
+        if key == _COMMENT:
+            continue
+        if key in _REFUSED_JOB_KEYS:
+            problems.append(_REFUSED_JOB_KEYS[key])
+        elif key not in _JOB_KEYS:
+            problems.append(f"job key {key!r} is not supported by the harness")
+    workflow_env = _string_map(document.get("env"), "env", problems)
+    contexts = matrices.static_contexts(workflow_env)
+    cell, cells, runs_on = _pick_cell(raw, contexts, wanted, problems)
+    raw_steps = raw.get("steps")
+    steps: list[Step] = []
+    if not isinstance(raw_steps, list) or not raw_steps:
+        if "uses" not in raw:
+            problems.append("no steps")
+    else:
+        steps = _parse_steps(raw_steps, "", problems, _repository_root(path), depth=0)
+    shell, working_directory = _defaults(document, raw, problems)
+    if problems:
+        return check
+    set_aside = _set_aside(raw, cells, cell)
+    check.workflow = Workflow(
         path=path,
         name=str(document.get("name") or path.stem),
-        job_name=str(job_name),
-        env=_string_map(document.get("env"), f"{where}: env"),
-        job_env=_string_map(job.get("env"), f"{where_job}: env"),
-        steps=parsed_steps,
-        matrix=_matrix(job.get("strategy"), where_job),
+        job_name=job_id,
+        env=workflow_env,
+        job_env=_string_map(raw.get("env"), "job env", problems),
+        steps=steps,
+        matrix=cell,
         default_shell=shell,
         default_working_directory=working_directory,
+        runs_on=runs_on,
+        set_aside=tuple(set_aside),
+        cells=cells,
     )
+    return check
 
 
-def _parse_step(raw: Any, index: int, where_job: str) -> Step:
+def _pick_cell(
+    raw: dict,
+    contexts: dict[str, Any],
+    wanted: Mapping[str, str] | None,
+    problems: list[str],
+) -> tuple[dict[str, Any], int, str]:
+    """The cell to run (the chosen one, else the first that runs on Linux), the number of
+    cells and the evaluated ``runs-on``."""
+    strategy = raw.get("strategy")
+    raw_matrix = strategy.get("matrix") if isinstance(strategy, dict) else None
+    try:
+        cells = matrices.expand(raw_matrix, contexts)
+    except matrices.MatrixError as error:
+        if wanted:  # a matrix made by another job: the user names the cell
+            cells = [dict(wanted)]
+        else:
+            problems.append(str(error))
+            return {}, 0, ""
+    candidates = matrices.choose(cells, wanted) if wanted else cells
+    if wanted and not candidates:
+        shown = "; ".join(_cell_text(c) for c in cells[:6]) + ("; …" if len(cells) > 6 else "")
+        choice = ", ".join(f"{k}={v}" for k, v in wanted.items())
+        problems.append(f"no matrix cell has {choice} (cells: {shown})")
+        return {}, len(cells), ""
+    refusals: list[str] = []
+    if "runs-on" not in raw:
+        problems.append("no runs-on")
+        return candidates[0], len(cells), ""
+    for cell in candidates:
+        try:
+            runs_on = matrices.evaluate_value(raw["runs-on"], contexts | {"matrix": cell})
+        except matrices.MatrixError as error:
+            refusals.append(f"runs-on: {error}")
+            continue
+        refused = matrices.runs_on_problem(runs_on)
+        if refused is None:
+            return cell, len(cells), str(runs_on)
+        label = f" (cell {_cell_text(cell)})" if cell else ""
+        refusals.append(refused + label)
+    problems.extend(dict.fromkeys(refusals))  # every distinct reason, in order
+    return {}, len(cells), ""
+
+
+def _cell_text(cell: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in cell.items()) or "(empty)"
+
+
+def _set_aside(raw: dict, cells: int, cell: dict[str, Any]) -> list[str]:
+    """Log lines for the job keys accepted but not acted on when the job runs alone."""
+    lines: list[str] = []
+    needs = raw.get("needs")
+    if needs:
+        names = needs if isinstance(needs, list) else [needs]
+        lines.append(f"needs: {', '.join(map(str, names))} — run alone")
+    if "if" in raw:
+        lines.append(f"if: {raw['if']} — not evaluated, the job runs alone")
+    if raw.get("outputs"):
+        lines.append(f"outputs: {', '.join(map(str, raw['outputs']))} — no later job reads them")
+    if "environment" in raw:
+        environment = raw["environment"]
+        if isinstance(environment, dict):
+            environment = environment.get("name", "")
+        lines.append(f"environment: {environment} — no deployment rules or secrets here")
+    for key, why in (
+        ("concurrency", "one trial runs at a time"),
+        ("permissions", "no token here"),
+        ("timeout-minutes", "not enforced"),
+        ("continue-on-error", "the trial records the job's outcome"),
+    ):
+        if key in raw:
+            lines.append(f"{key}: {raw[key]} — {why}")
+    strategy = raw.get("strategy")
+    if isinstance(strategy, dict):
+        for key in ("fail-fast", "max-parallel"):
+            if key in strategy:
+                lines.append(f"strategy.{key}: {strategy[key]} — one cell runs")
+    if cells > 1 or cell:
+        label = ", ".join(f"{k}={v}" for k, v in cell.items())
+        lines.append(f"matrix: runs the cell {label} (one of {cells})")
+    return lines
+
+
+def _repository_root(path: Path) -> Path:
+    """The repository holding the workflow: above ``.github/workflows``, else its folder."""
+    resolved = path.resolve()
+    if resolved.parent.name == "workflows" and resolved.parent.parent.name == ".github":
+        return resolved.parents[2]
+    return resolved.parent
+
+
+def _parse_steps(
+    raw_steps: list, prefix: str, problems: list[str], root: Path, depth: int
+) -> list[Step]:
+    steps = [
+        _parse_step(raw, i, prefix, problems, root, depth) for i, raw in enumerate(raw_steps, 1)
+    ]
+    seen: set[str] = set()
+    for step in steps:
+        if step.id is not None:
+            if step.id in seen:
+                problems.append(f"{prefix}step id {step.id!r} is used twice")
+            seen.add(step.id)
+    return steps
+
+
+def _parse_step(
+    raw: Any, index: int, prefix: str, problems: list[str], root: Path, depth: int
+) -> Step:
     if not isinstance(raw, dict):
-        raise WorkflowError(f"{where_job}: step {index} is not a mapping")
-    where = f"{where_job}, step {index}" + (f" ({raw['name']!r})" if raw.get("name") else "")
-    _refuse_unknown(raw, _STEP_KEYS, where)
+        problems.append(f"{prefix}step {index} is not a mapping")
+        return Step(index, None, None, None, "")
+    where = f"{prefix}step {index}" + (f" ({raw['name']!r})" if raw.get("name") else "")
+    for key in raw:
+        if key not in _STEP_KEYS and key != _COMMENT:
+            problems.append(f"{where}: {key!r} is not supported by the harness")
     uses, run = raw.get("uses"), raw.get("run")
     if (uses is None) == (run is None):
-        raise WorkflowError(f"{where}: a step has exactly one of 'uses' and 'run'")
+        problems.append(f"{where}: a step has exactly one of 'uses' and 'run'")
     if run is not None and not isinstance(run, str):
-        raise WorkflowError(f"{where}: 'run' must be a string")
+        problems.append(f"{where}: 'run' must be a string")
+        run = str(run)
+    action = composite = None
     if uses is not None:
-        try:
-            _handler, accepted, _phase = find_action(str(uses))
-        except ActionError as error:
-            raise WorkflowError(f"{where}: {error}") from None
-        for name in raw.get("with") or {}:
-            if name not in accepted:
-                raise WorkflowError(f"{where}: {uses} has no input {name!r}")
+        action = parse_ref(str(uses), raw.get(_COMMENT, ""))
+        if action.local:
+            composite = _load_composite(root, action.name, where, problems, depth)
+            if composite is not None:
+                names = {i.name for i in composite.inputs}
+                for name in raw.get("with") or {}:
+                    if name not in names:
+                        problems.append(f"{where}: {action.name} has no input {name!r}")
+        else:
+            try:
+                spec = find_spec(action)
+            except UnknownAction as error:
+                problems.append(f"{where}: {error}")
+            else:
+                for name in raw.get("with") or {}:
+                    if spec.inputs is not None and name not in spec.inputs:
+                        problems.append(f"{where}: {action.name} has no input {name!r}")
     shell = raw.get("shell")
     if shell is not None and str(shell).split()[0] not in _SHELLS:
-        raise WorkflowError(f"{where}: shell {shell!r} is not supported (use bash, sh or python)")
+        problems.append(f"{where}: shell {shell!r} is not supported (use bash, sh or python)")
     step = Step(
         index=index,
         name=str(raw["name"]) if raw.get("name") is not None else None,
         id=str(raw["id"]) if raw.get("id") is not None else None,
         uses=str(uses) if uses is not None else None,
         run=run,
-        with_=_string_map(raw.get("with"), f"{where}: with"),
-        env=_string_map(raw.get("env"), f"{where}: env"),
+        with_=_string_map(raw.get("with"), f"{where}: with", problems),
+        env=_string_map(raw.get("env"), f"{where}: env", problems),
         if_=_condition(raw.get("if")),
         shell=str(shell) if shell is not None else None,
         working_directory=raw.get("working-directory"),
         continue_on_error=raw.get("continue-on-error", False),
+        action=action,
+        composite=composite,
     )
-    _check_expressions(step, where)
+    _check_expressions(step, where, problems)
     return step
 
 
-def _check_expressions(step: Step, where: str) -> None:
+def _load_composite(
+    root: Path, name: str, where: str, problems: list[str], depth: int
+) -> CompositeAction | None:
+    """A local action's ``action.yml``: only composite actions run (no node, no docker)."""
+    if depth > 5:
+        problems.append(f"{where}: local actions nest more than 5 deep")
+        return None
+    folder = (root / name).resolve()
+    found = next((folder / f for f in _ACTION_FILES if (folder / f).is_file()), None)
+    if found is None:
+        problems.append(f"{where}: no action.yml in {name} (looked in {folder})")
+        return None
+    try:
+        document = yaml.load(found.read_text(), Loader=_Loader)
+    except (OSError, yaml.YAMLError):
+        problems.append(f"{where}: {name}/{found.name} is not valid YAML")
+        return None
+    runs = document.get("runs") if isinstance(document, dict) else None
+    using = runs.get("using") if isinstance(runs, dict) else None
+    if using != "composite":
+        problems.append(f"{where}: {name} is a {using or 'unknown'} action; only composite run")
+        return None
+    inputs = []
+    for input_name, spec in (document.get("inputs") or {}).items():
+        spec = spec if isinstance(spec, dict) else {}
+        inputs.append(
+            CompositeInput(
+                str(input_name), _scalar(spec.get("default", "")), bool(spec.get("required"))
+            )
+        )
+    outputs = {
+        str(k): _scalar(v.get("value", "")) if isinstance(v, dict) else ""
+        for k, v in (document.get("outputs") or {}).items()
+    }
+    raw_steps = runs.get("steps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        problems.append(f"{where}: {name} has no steps")
+        return None
+    inner = f"{where} → {name} "
+    steps = _parse_steps(raw_steps, inner, problems, root, depth + 1)
+    for step in steps:
+        if step.run is not None and step.shell is None:
+            problems.append(f"{inner}step {step.index}: a composite run step needs 'shell'")
+    return CompositeAction(
+        folder, str(document.get("name") or name), tuple(inputs), outputs, tuple(steps)
+    )
+
+
+def _check_expressions(step: Step, where: str, problems: list[str]) -> None:
     """Parse every ``${{ }}`` now, so a broken one is reported before anything runs."""
     texts = [step.run or "", step.name or "", *step.with_.values(), *step.env.values()]
     try:
@@ -153,7 +444,7 @@ def _check_expressions(step: Step, where: str) -> None:
                     if is_expression:
                         parse(part)
     except ExpressionError as error:
-        raise WorkflowError(f"{where}: {error}") from None
+        problems.append(f"{where}: {error}")
 
 
 def _condition(value: Any) -> str | None:
@@ -164,18 +455,21 @@ def _condition(value: Any) -> str | None:
     return str(value)
 
 
-def _refuse_unknown(mapping: dict, allowed: set[str], where: str) -> None:
-    for key in mapping:
-        if key not in allowed:
-            raise WorkflowError(f"{where}: {key!r} is not supported by the harness")
-
-
-def _string_map(value: Any, where: str) -> dict[str, str]:
+def _string_map(value: Any, where: str, problems: list[str]) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise WorkflowError(f"{where} must be a mapping")
-    return {str(k): _scalar(v) for k, v in value.items()}
+        problems.append(f"{where} must be a mapping")
+        return {}
+    result = {}
+    for key, item in value.items():
+        if key == _COMMENT:
+            continue
+        if isinstance(item, (dict, list)):
+            problems.append(f"{where}: {key!r} must be a string, not a {type(item).__name__}")
+            continue
+        result[str(key)] = _scalar(item)
+    return result
 
 
 def _scalar(value: Any) -> str:
@@ -183,12 +477,10 @@ def _scalar(value: Any) -> str:
         return "true" if value else "false"
     if value is None:
         return ""
-    if isinstance(value, (dict, list)):
-        raise WorkflowError(f"expected a string, found {type(value).__name__}")
     return str(value)
 
 
-def _defaults(document: dict, job: dict, where: str) -> tuple[str | None, str | None]:
+def _defaults(document: dict, job: dict, problems: list[str]) -> tuple[str | None, str | None]:
     shell = working_directory = None
     for source in (document.get("defaults"), job.get("defaults")):
         if not source:
@@ -197,35 +489,5 @@ def _defaults(document: dict, job: dict, where: str) -> tuple[str | None, str | 
         shell = run.get("shell", shell)
         working_directory = run.get("working-directory", working_directory)
     if shell is not None and str(shell).split()[0] not in _SHELLS:
-        raise WorkflowError(f"{where}: default shell {shell!r} is not supported")
+        problems.append(f"default shell {shell!r} is not supported (use bash, sh or python)")
     return shell, working_directory
-
-
-def _matrix(strategy: Any, where: str) -> dict[str, object]:
-    """A matrix of one combination (``python-version: ['3.11']``); a real fan-out is refused."""
-    if not strategy:
-        return {}
-    matrix = strategy.get("matrix") if isinstance(strategy, dict) else None
-    if not isinstance(matrix, dict):
-        return {}
-    combination: dict[str, object] = {}
-    for key, values in matrix.items():
-        if key in ("include", "exclude"):
-            raise WorkflowError(f"{where}: strategy.matrix.{key} is not supported")
-        values = values if isinstance(values, list) else [values]
-        if len(values) != 1:
-            raise WorkflowError(
-                f"{where}: matrix key {key!r} has {len(values)} values; a scenario is one job, "
-                "so give one value"
-            )
-        combination[str(key)] = values[0]
-    return combination
-
-
-def _check_unique_ids(steps: list[Step], where: str) -> None:
-    seen: set[str] = set()
-    for step in steps:
-        if step.id is not None:
-            if step.id in seen:
-                raise WorkflowError(f"{where}: step id {step.id!r} is used twice")
-            seen.add(step.id)

@@ -1,0 +1,66 @@
+"""astral-sh/setup-uv's cache key (spec section 8), computed without running anything.
+
+Kept apart from the action so that anything that wants the key a job would use (a replay of
+a repository's history, say) can compute it from the same inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from bench.workflow.refs import ActionRef
+
+DEFAULT_DEPENDENCY_GLOB = (
+    "**/*requirements*.txt",
+    "**/*requirements*.in",
+    "**/*constraints*.txt",
+    "**/*constraints*.in",
+    "**/pyproject.toml",
+    "**/uv.lock",
+    "**/*.py.lock",
+)
+NO_DEPENDENCY_GLOB = "no-dependency-glob"
+
+
+@dataclass(frozen=True)
+class UvKeyParts:
+    """What the key is made of; ``files_hash`` is hashFiles over the dependency glob ("" when
+    nothing matched)."""
+
+    python: str  # the python-version input as written, else the found version, else "unknown"
+    files_hash: str
+    os_name_version: str = "ubuntu-24.04"  # ID-VERSION_ID from /etc/os-release
+    arch: str = "x86_64"
+    platform: str = "unknown-linux-gnu"
+    pruned: bool = False
+    cache_python: bool = False
+    suffix: str = ""
+
+
+def prune_default(ref: ActionRef | None) -> bool:
+    """``prune-cache`` defaults to true before v9."""
+    return ref is not None and not ref.at_least(9)
+
+
+def setup_uv_key(parts: UvKeyParts, ref: ActionRef | None = None) -> str:
+    """The primary key for the version ``ref`` names (the newest when ``None``).
+
+    v7.1.6 and later:
+    ``setup-uv-2-<arch>-<platform>-<os>-<python>[-pruned][-py]-<hash>[-<suffix>]``;
+    v6.1 to v7.1.5 have no OS part and ``setup-uv-1``; v5.1 to v6.0 have neither ``-pruned``
+    nor ``-py``. From v8.3 the python part and the suffix are URL-encoded.
+    """
+    newest = ref is None
+    encoded = newest or ref.at_least(8, 3)
+    python = quote(parts.python, safe="!*'()~") if encoded else parts.python
+    suffix = quote(parts.suffix, safe="!*'()~") if encoded else parts.suffix
+    digest = parts.files_hash or NO_DEPENDENCY_GLOB
+    flags = ""
+    if newest or ref.at_least(6, 1):
+        flags = ("-pruned" if parts.pruned else "") + ("-py" if parts.cache_python else "")
+    if newest or ref.at_least(7, 1, 6):
+        head = f"setup-uv-2-{parts.arch}-{parts.platform}-{parts.os_name_version}"
+    else:
+        head = f"setup-uv-1-{parts.arch}-{parts.platform}"
+    return f"{head}-{python}{flags}-{digest}" + (f"-{suffix}" if suffix else "")
