@@ -99,6 +99,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scenario", action="append", default=[], metavar="NAME")
     run.add_argument("--deps", action="append", default=[], metavar="NAME_OR_DIR")
     run.add_argument("--workflow", action="append", default=[], metavar="FILE")
+    run.add_argument(
+        "--job",
+        default=None,
+        metavar="NAME",
+        help="the job to run from each --workflow file (needed when a file has several)",
+    )
+    run.add_argument(
+        "--matrix",
+        action="append",
+        default=[],
+        type=_matrix_choice,
+        metavar="KEY=VALUE",
+        help="pick a matrix cell, e.g. --matrix python-version=3.12 (repeatable; default: the "
+        "first cell that runs on Linux)",
+    )
     run.add_argument("--states", type=_states, default=None, help="e.g. cold,warm,partial")
     run.add_argument("--reps", type=_positive_int, default=None, help="repetitions (default 3)")
     run.add_argument("--profile", default=None, help="network profile (default github-hosted)")
@@ -109,6 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=None, help="parent folder (default results/)")
     run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR")
     run.set_defaults(handler=cmd_run)
+
+    check = commands.add_parser(
+        "check-workflow",
+        help="say, for each job of each file, whether the harness can run it and what blocks it",
+    )
+    check.add_argument("files", nargs="+", metavar="FILE", help="workflow files to check")
+    check.add_argument(
+        "--json", action="store_true", help="print a JSON list of {file, job, runnable, blockers}"
+    )
+    check.set_defaults(handler=cmd_check_workflow)
 
     report = commands.add_parser("report", help="tables, figures and report.md from a run")
     report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
@@ -334,7 +359,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.plan import DEFAULT_PROFILE, DEFAULT_REPS, QUICK_STATES, STATES, PlanOptions
 
     if args.resume is not None:
-        chosen = [a for a in ("scenario", "deps", "workflow") if getattr(args, a)]
+        chosen = [a for a in ("scenario", "deps", "workflow", "job", "matrix") if getattr(args, a)]
         chosen += [a for a in ("states", "reps", "profile", "seed", "out") if getattr(args, a)]
         if chosen or args.quick:
             raise BenchError("--resume continues a run with its own plan; drop the other options")
@@ -345,6 +370,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             scenarios=args.scenario,
             deps=args.deps,
             workflows=args.workflow,
+            job=args.job,
+            matrix=[f"{key}={value}" for key, value in args.matrix],
             states=args.states or list(QUICK_STATES if args.quick else STATES),
             reps=args.reps or (1 if args.quick else DEFAULT_REPS),
             profile=args.profile or DEFAULT_PROFILE,
@@ -357,6 +384,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     failures = execute.execute(state)
     return 1 if failures else 0
+
+
+def cmd_check_workflow(args: argparse.Namespace) -> int:
+    from bench.workflow.check import check_files, render_json, render_table
+
+    verdicts = check_files(args.files)  # an unreadable or non-YAML file: error, exit 2
+    print(render_json(verdicts) if args.json else render_table(verdicts))
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -422,6 +457,13 @@ def cmd_deps_lock(args: argparse.Namespace) -> int:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _matrix_choice(text: str) -> tuple[str, str]:
+    key, separator, value = text.partition("=")
+    if not separator or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
 
 
 def _states(text: str) -> list[str]:

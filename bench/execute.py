@@ -238,6 +238,8 @@ def _run_trial(trial: Trial, state: RunState, setup: TrialSetup, work: Path) -> 
         "trial_id": trial.id,
         "scenario": cell.scenario.name,
         "workflow": str(cell.scenario.workflow),
+        "job": cell.scenario.job.job_name,
+        "matrix": dict(cell.scenario.job.matrix),
         "deps": cell.deps.name,
         "state": cell.state,
         "repetition": trial.repetition,

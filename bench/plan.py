@@ -66,6 +66,8 @@ class PlanOptions:
     scenarios: list[str] = field(default_factory=list)
     deps: list[str] = field(default_factory=list)
     workflows: list[str] = field(default_factory=list)
+    job: str | None = None  # the job of each --workflow file (None: its only job)
+    matrix: list[str] = field(default_factory=list)  # KEY=VALUE choices of a matrix cell
     states: list[str] = field(default_factory=lambda: list(STATES))
     reps: int = DEFAULT_REPS
     profile: str = DEFAULT_PROFILE
@@ -102,9 +104,11 @@ def select_scenarios(options: PlanOptions) -> list[Scenario]:
         if name not in shipped:
             raise BenchError(f"no scenario {name!r}; give one of {', '.join(shipped)}")
         chosen.append(shipped[name])
+    choice = dict(item.split("=", 1) for item in options.matrix)
     for text in options.workflows:
         path = Path(text).resolve()  # a broken workflow is reported before anything runs
-        chosen.append(Scenario(name=path.stem, workflow=path, job=load_workflow(path)))
+        job = load_workflow(path, options.job, choice)
+        chosen.append(Scenario(name=path.stem, workflow=path, job=job))
     return chosen or list(shipped.values())
 
 

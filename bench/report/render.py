@@ -154,6 +154,16 @@ def _metadata(run_info: dict[str, Any], records: Sequence[dict[str, Any]]) -> st
             + (" (with local changes)" if harness.get("dirty") else ""),
         ),
     ]
+    stood_in = sorted(
+        {
+            f"{s['uses']} ({r['scenario']})"
+            for r in records
+            for s in r.get("steps", [])
+            if s.get("stand_in")
+        }
+    )
+    if stood_in:  # no-ops for actions that touch no dependencies (upload, publish, report…)
+        rows.append(("steps stood in for", ", ".join(stood_in)))
     lines = ["| | |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows]
     return "\n".join(lines) + "\n"
 

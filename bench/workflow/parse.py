@@ -197,6 +197,8 @@ def check_job(
     else:
         steps = _parse_steps(raw_steps, "", problems, _repository_root(path), depth=0)
     shell, working_directory = _defaults(document, raw, problems)
+    if "runs-on" not in raw and "uses" not in raw:
+        problems.append("no runs-on")
     if problems:
         return check
     set_aside = _set_aside(raw, cells, cell)
@@ -243,8 +245,7 @@ def _pick_cell(
         return {}, len(cells), ""
     refusals: list[str] = []
     if "runs-on" not in raw:
-        problems.append("no runs-on")
-        return candidates[0], len(cells), ""
+        return candidates[0], len(cells), ""  # reported after the steps' problems
     for cell in candidates:
         try:
             runs_on = matrices.evaluate_value(raw["runs-on"], contexts | {"matrix": cell})
