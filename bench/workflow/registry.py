@@ -180,6 +180,6 @@ def find_spec(ref: ActionRef) -> ActionSpec:
                     )
                 return spec
     raise UnknownAction(
-        f"action {ref.written!r} is not supported (supported: {', '.join(sorted(BUILTIN))}; "
-        f"stood in for: see docs/architecture.md)"
+        f"action {ref.written!r} is not supported (docs/architecture.md lists the actions the "
+        "harness runs or stands in for)"
     )
