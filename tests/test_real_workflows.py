@@ -5,14 +5,13 @@ tiny set against the tests' own mirror (offline); and check-workflow's blockers.
 from __future__ import annotations
 
 import io
-import json
 import re
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from bench import cli, execute, results
+from bench import execute, results
 from bench.depsets import Revision
 from bench.ghcache.store import CacheStore
 from bench.mirror.server import MirrorServer
@@ -264,72 +263,6 @@ def test_setup_uv_post_step_fails_the_job_when_there_is_nothing_to_cache(
     ), key
     assert ignored.steps[1].outputs["cache-hit"] == "false"
     assert store.entries() == []
-
-
-# -- check-workflow ---------------------------------------------------------------------------
-
-BLOCKED = """\
-on: push
-jobs:
-  windows-only:
-    runs-on: ${{ matrix.os }}
-    strategy:
-      matrix:
-        os: [windows-latest]
-    steps:
-      - run: echo hi
-  with-services:
-    runs-on: ubuntu-latest
-    services:
-      postgres: {image: postgres}
-    steps:
-      - uses: someone/unknown-action@v3
-      - uses: actions/checkout@v6
-        with: {colour: red}
-  fine:
-    runs-on: ubuntu-24.04
-    needs: [windows-only]
-    steps:
-      - uses: pypa/gh-action-pypi-publish@release/v1
-"""
-
-
-def test_check_workflow_lists_every_blocker_as_json(tmp_path, capsys):
-    path = tmp_path / "blocked.yml"
-    path.write_text(BLOCKED)
-    assert cli.main(["check-workflow", "--json", str(path)]) == 0
-    verdicts = {v["job"]: v for v in json.loads(capsys.readouterr().out)}
-    assert set(verdicts) == {"windows-only", "with-services", "fine"}
-    assert all(v["file"] == str(path) for v in verdicts.values())
-    windows = verdicts["windows-only"]
-    assert windows["runnable"] is False
-    assert windows["blockers"] == [
-        "runs-on windows-latest: the harness runs Linux jobs only (not Windows) "
-        "(cell os=windows-latest)"
-    ]
-    services = verdicts["with-services"]["blockers"]
-    assert len(services) == 3  # every one, not only the first
-    assert "runs no containers" in services[0]
-    assert "someone/unknown-action@v3" in services[1] and "not supported" in services[1]
-    assert "no input 'colour'" in services[2]
-    assert verdicts["fine"] == {
-        "file": str(path),
-        "job": "fine",
-        "runnable": True,
-        "blockers": [],
-    }
-
-
-def test_check_workflow_prints_a_table_and_exits_2_on_bad_files(tmp_path, capsys):
-    path = tmp_path / "blocked.yml"
-    path.write_text(BLOCKED)
-    assert cli.main(["check-workflow", str(path)]) == 0
-    out = capsys.readouterr().out
-    assert "1 of 3 job(s) can run here" in out and "runs no containers" in out
-    (tmp_path / "broken.yml").write_text("jobs: [\n")
-    assert cli.main(["check-workflow", str(path), str(tmp_path / "broken.yml")]) == 2
-    assert "not valid YAML" in capsys.readouterr().err
-    assert cli.main(["check-workflow", str(tmp_path / "missing.yml")]) == 2
 
 
 def test_the_setup_uv_key_function_agrees_with_the_run(real_run):

@@ -84,16 +84,15 @@ def expand(matrix: Any, contexts: Mapping[str, Any]) -> list[Cell]:
             dict(zip(lists, combo, strict=True)) for combo in itertools.product(*lists.values())
         ]
     cells = [c for c in cells if not any(_matches(c, e) for e in exclude)]
-    originals = [dict(c) for c in cells]
+    originals = [dict(c) for c in cells]  # an include entry joins only these, never added ones
     for entry in include:
         added = False
-        for cell, original in zip(cells, originals, strict=True):
+        for cell, original in zip(cells, originals, strict=False):
             if all(k not in original or _same(original[k], v) for k, v in entry.items()):
                 cell.update(entry)
                 added = True
         if not added:
             cells.append(dict(entry))
-            originals.append(dict(entry))
     if not cells:
         raise MatrixError("the matrix has no cell")
     return cells

@@ -1,0 +1,310 @@
+"""The parts of real workflows that need no job to run: references and their versions,
+setup-uv's key (spec section 8), matrices, job keys set aside, and check-workflow."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+from bench import cli
+from bench.workflow.matrix import MatrixError, expand, runs_on_problem, static_contexts
+from bench.workflow.parse import WorkflowError, load_workflow
+from bench.workflow.refs import parse_ref
+from bench.workflow.registry import UnknownAction, find_spec
+from bench.workflow.uvkey import UvKeyParts, prune_default, setup_uv_key
+
+SHA = "d0cc045d04ccac9d8b7881df0226f9e82c39688e"
+HASH = "ab" * 32
+
+# -- references ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("uses", "comment", "version"),
+    [
+        ("actions/checkout@v4", "", (4,)),
+        ("actions/checkout@v4.2.1", "", (4, 2, 1)),
+        ("actions/checkout@main", "", None),
+        (f"astral-sh/setup-uv@{SHA}", "# v6.0.2", (6, 0, 2)),
+        (f"astral-sh/setup-uv@{SHA}", "#v7", (7,)),
+        (f"astral-sh/setup-uv@{SHA}", "", None),
+        (f"astral-sh/setup-uv@{SHA}", "# pinned on purpose", None),
+    ],
+)
+def test_a_reference_means_the_version_it_names_or_its_comment_names(uses, comment, version):
+    ref = parse_ref(uses, comment)
+    assert ref.written == uses
+    assert ref.version == version
+
+
+def test_at_least_compares_only_what_a_moving_tag_names():
+    assert parse_ref("a/b@v7").at_least(7, 1, 6)  # v7 is the newest v7.x
+    assert not parse_ref("a/b@v7.1.5").at_least(7, 1, 6)
+    assert parse_ref("a/b@v7.1").at_least(7, 1, 6)
+    assert not parse_ref("a/b@v8").at_least(9)
+    assert parse_ref("a/b@main").at_least(99)
+
+
+def test_the_comment_after_a_pinned_uses_is_read_from_the_file(tmp_path):
+    path = tmp_path / "wf.yml"
+    path.write_text(
+        "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n"
+        f"      - uses: astral-sh/setup-uv@{SHA}   # v6.0.2\n"
+        "      - uses: actions/checkout@v6 # latest\n"
+    )
+    steps = load_workflow(path).steps
+    assert steps[0].uses == f"astral-sh/setup-uv@{SHA}"
+    assert steps[0].action.version == (6, 0, 2)
+    assert steps[1].action.comment == "# latest" and steps[1].action.version == (6,)
+
+
+def test_old_setup_uv_and_unknown_actions_are_refused_by_name():
+    with pytest.raises(UnknownAction, match=r"before v5\.1"):
+        find_spec(parse_ref("astral-sh/setup-uv@v3"))
+    with pytest.raises(UnknownAction, match="not supported"):
+        find_spec(parse_ref("someone/thing@v1"))
+    assert find_spec(parse_ref("Codecov/codecov-action@v5")).stand_in
+
+
+# -- setup-uv's key -------------------------------------------------------------------------------
+
+
+def test_the_newest_key_has_the_documented_shape():
+    parts = UvKeyParts(python="3.12", files_hash=HASH, os_name_version="ubuntu-24.04")
+    assert setup_uv_key(parts) == (f"setup-uv-2-x86_64-unknown-linux-gnu-ubuntu-24.04-3.12-{HASH}")
+
+
+def test_pruned_python_cache_and_suffix_segments_in_order():
+    parts = UvKeyParts(
+        python="3.12.3",
+        files_hash=HASH,
+        os_name_version="ubuntu-26.04",
+        pruned=True,
+        cache_python=True,
+        suffix="lint job",
+    )
+    assert setup_uv_key(parts) == (
+        f"setup-uv-2-x86_64-unknown-linux-gnu-ubuntu-26.04-3.12.3-pruned-py-{HASH}-lint%20job"
+    )
+
+
+def test_nothing_matched_and_a_python_range_as_written():
+    parts = UvKeyParts(python=">=3.11,<3.13", files_hash="", os_name_version="ubuntu-24.04")
+    assert setup_uv_key(parts) == (
+        "setup-uv-2-x86_64-unknown-linux-gnu-ubuntu-24.04-%3E%3D3.11%2C%3C3.13-no-dependency-glob"
+    )
+
+
+def test_older_versions_have_their_own_keys():
+    parts = UvKeyParts(python="3.12", files_hash=HASH, os_name_version="ubuntu-24.04", pruned=True)
+    assert setup_uv_key(parts, parse_ref(f"astral-sh/setup-uv@{SHA}", "# v7.1.5")) == (
+        f"setup-uv-1-x86_64-unknown-linux-gnu-3.12-pruned-{HASH}"
+    )
+    assert setup_uv_key(parts, parse_ref("astral-sh/setup-uv@v7.1.6")).startswith(
+        "setup-uv-2-x86_64-unknown-linux-gnu-ubuntu-24.04-3.12-pruned-"
+    )
+    assert setup_uv_key(parts, parse_ref("astral-sh/setup-uv@v5")) == (
+        f"setup-uv-1-x86_64-unknown-linux-gnu-3.12-{HASH}"  # no -pruned before v6.1
+    )
+
+
+def test_prune_cache_defaults_to_true_before_v9():
+    assert prune_default(parse_ref("astral-sh/setup-uv@v8"))
+    assert prune_default(parse_ref(f"astral-sh/setup-uv@{SHA}", "# v6.4.3"))
+    assert not prune_default(parse_ref("astral-sh/setup-uv@v9"))
+    assert not prune_default(parse_ref("astral-sh/setup-uv@main"))
+    assert not prune_default(None)
+
+
+# -- matrices and runs-on -----------------------------------------------------------------------
+
+
+def test_include_and_exclude_follow_githubs_rules():
+    matrix = {
+        "fruit": ["apple", "pear"],
+        "animal": ["cat", "dog"],
+        "exclude": [{"fruit": "pear", "animal": "dog"}],
+        "include": [
+            {"color": "green"},
+            {"color": "pink", "animal": "cat"},
+            {"fruit": "apple", "shape": "circle"},
+            {"fruit": "banana"},
+            {"fruit": "banana", "animal": "cat"},
+        ],
+    }
+    cells = expand(matrix, static_contexts())
+    assert cells == [
+        {"fruit": "apple", "animal": "cat", "color": "pink", "shape": "circle"},
+        {"fruit": "apple", "animal": "dog", "color": "green", "shape": "circle"},
+        {"fruit": "pear", "animal": "cat", "color": "pink"},
+        {"fruit": "banana"},
+        {"fruit": "banana", "animal": "cat"},
+    ]
+
+
+def test_matrix_expressions_are_evaluated_and_needs_is_explained():
+    matrix = {"python": '${{ fromJSON(\'["3.11", "3.12"]\') }}'}
+    assert expand(matrix, static_contexts()) == [{"python": "3.11"}, {"python": "3.12"}]
+    with pytest.raises(MatrixError, match="another job's outputs"):
+        expand("${{ fromJSON(needs.setup.outputs.matrix) }}", static_contexts())
+
+
+@pytest.mark.parametrize(
+    ("runs_on", "reason"),
+    [
+        ("ubuntu-latest", None),
+        ("ubuntu-24.04", None),
+        ("windows-2022", "not Windows"),
+        ("macos-15", "not macOS"),
+        (["self-hosted", "linux"], "self-hosted"),
+        ("ubuntu-24.04-arm", "arm64"),
+        ("blacksmith-4vcpu-ubuntu-2404", "not a GitHub-hosted Linux label"),
+        ({"group": "big"}, "runner group"),
+    ],
+)
+def test_runs_on_is_judged(runs_on, reason):
+    problem = runs_on_problem(runs_on)
+    assert (problem is None) if reason is None else (reason in problem)
+
+
+JOB_KEYS = """\
+on: push
+jobs:
+  release:
+    name: Release to the index
+    needs: [build, test]
+    if: startsWith(github.ref, 'refs/tags/')
+    runs-on: ubuntu-latest
+    environment: {name: pypi, url: "https://example.invalid"}
+    concurrency: release
+    permissions: {id-token: write}
+    timeout-minutes: 30
+    continue-on-error: true
+    outputs: {version: "${{ steps.v.outputs.version }}"}
+    defaults: {run: {shell: bash, working-directory: sub}}
+    steps:
+      - id: v
+        run: echo "version=1" >> "$GITHUB_OUTPUT"
+"""
+
+
+def test_job_keys_for_a_job_run_alone_are_accepted_and_named(tmp_path):
+    path = tmp_path / "release.yml"
+    path.write_text(JOB_KEYS)
+    workflow = load_workflow(path)
+    assert workflow.default_working_directory == "sub" and workflow.default_shell == "bash"
+    aside = "\n".join(workflow.set_aside)
+    for expected in (
+        "needs: build, test — run alone",
+        "if: startsWith(github.ref, 'refs/tags/') — not evaluated",
+        "outputs: version",
+        "environment: pypi",
+        "concurrency: release",
+        "permissions:",
+        "timeout-minutes: 30",
+        "continue-on-error: True",
+    ):
+        assert expected in aside
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("    container: python:3.12\n", "container: the harness runs no containers"),
+        ("    services: {db: {image: postgres}}\n", "services: the harness runs no containers"),
+    ],
+)
+def test_containers_are_refused_with_the_reason(tmp_path, extra, message):
+    path = tmp_path / "wf.yml"
+    path.write_text(JOB_KEYS.replace("    steps:\n", extra + "    steps:\n"))
+    with pytest.raises(WorkflowError, match=message):
+        load_workflow(path)
+
+
+def test_a_local_action_that_is_not_composite_is_refused(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    (repo / "act").mkdir()
+    (repo / "act" / "action.yaml").write_text("runs: {using: node24, main: index.js}\n")
+    path = repo / ".github" / "workflows" / "ci.yml"
+    path.write_text(
+        textwrap.dedent("""\
+        on: push
+        jobs:
+          t:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: ./act
+              - uses: ./missing
+        """)
+    )
+    with pytest.raises(WorkflowError, match=r"a node24 action; only composite run \(and 1 more"):
+        load_workflow(path)
+
+
+# -- check-workflow ---------------------------------------------------------------------------
+
+BLOCKED = """\
+on: push
+jobs:
+  windows-only:
+    runs-on: ${{ matrix.os }}
+    strategy:
+      matrix:
+        os: [windows-latest]
+    steps:
+      - run: echo hi
+  with-services:
+    runs-on: ubuntu-latest
+    services:
+      postgres: {image: postgres}
+    steps:
+      - uses: someone/unknown-action@v3
+      - uses: actions/checkout@v6
+        with: {colour: red}
+  fine:
+    runs-on: ubuntu-24.04
+    needs: [windows-only]
+    steps:
+      - uses: pypa/gh-action-pypi-publish@release/v1
+"""
+
+
+def test_check_workflow_lists_every_blocker_as_json(tmp_path, capsys):
+    path = tmp_path / "blocked.yml"
+    path.write_text(BLOCKED)
+    assert cli.main(["check-workflow", "--json", str(path)]) == 0
+    verdicts = {v["job"]: v for v in json.loads(capsys.readouterr().out)}
+    assert set(verdicts) == {"windows-only", "with-services", "fine"}
+    assert all(v["file"] == str(path) for v in verdicts.values())
+    windows = verdicts["windows-only"]
+    assert windows["runnable"] is False
+    assert windows["blockers"] == [
+        "runs-on windows-latest: the harness runs Linux jobs only (not Windows) "
+        "(cell os=windows-latest)"
+    ]
+    services = verdicts["with-services"]["blockers"]
+    assert len(services) == 3  # every one, not only the first
+    assert "runs no containers" in services[0]
+    assert "someone/unknown-action@v3" in services[1] and "not supported" in services[1]
+    assert "no input 'colour'" in services[2]
+    assert verdicts["fine"] == {
+        "file": str(path),
+        "job": "fine",
+        "runnable": True,
+        "blockers": [],
+    }
+
+
+def test_check_workflow_prints_a_table_and_exits_2_on_bad_files(tmp_path, capsys):
+    path = tmp_path / "blocked.yml"
+    path.write_text(BLOCKED)
+    assert cli.main(["check-workflow", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 of 3 job(s) can run here" in out and "runs no containers" in out
+    (tmp_path / "broken.yml").write_text("jobs: [\n")
+    assert cli.main(["check-workflow", str(path), str(tmp_path / "broken.yml")]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
+    assert cli.main(["check-workflow", str(tmp_path / "missing.yml")]) == 2
