@@ -13,7 +13,13 @@ from bench.workflow.matrix import MatrixError, expand, runs_on_problem, static_c
 from bench.workflow.parse import WorkflowError, load_workflow
 from bench.workflow.refs import parse_ref
 from bench.workflow.registry import UnknownAction, find_spec
-from bench.workflow.uvkey import UvKeyParts, prune_default, setup_uv_key
+from bench.workflow.uvkey import (
+    UvKeyParts,
+    default_dependency_glob,
+    enable_cache_default,
+    prune_default,
+    setup_uv_key,
+)
 
 SHA = "d0cc045d04ccac9d8b7881df0226f9e82c39688e"
 HASH = "ab" * 32
@@ -61,8 +67,9 @@ def test_the_comment_after_a_pinned_uses_is_read_from_the_file(tmp_path):
 
 
 def test_old_setup_uv_and_unknown_actions_are_refused_by_name():
-    with pytest.raises(UnknownAction, match=r"before v5\.1"):
-        find_spec(parse_ref("astral-sh/setup-uv@v3"))
+    with pytest.raises(UnknownAction, match=r"before v3 are not emulated"):
+        find_spec(parse_ref("astral-sh/setup-uv@v2"))
+    assert find_spec(parse_ref("astral-sh/setup-uv@v3")).name == "astral-sh/setup-uv"
     with pytest.raises(UnknownAction, match="not supported"):
         find_spec(parse_ref("someone/thing@v1"))
     assert find_spec(parse_ref("Codecov/codecov-action@v5")).stand_in
@@ -108,6 +115,26 @@ def test_older_versions_have_their_own_keys():
     assert setup_uv_key(parts, parse_ref("astral-sh/setup-uv@v5")) == (
         f"setup-uv-1-x86_64-unknown-linux-gnu-3.12-{HASH}"  # no -pruned before v6.1
     )
+
+
+def test_before_v5_1_the_uv_version_is_in_the_key():
+    parts = UvKeyParts(python="3.12", files_hash=HASH, uv_version="0.4.30", pruned=True)
+    assert setup_uv_key(parts, parse_ref("astral-sh/setup-uv@v5.0.1")) == (
+        f"setup-uv-1-x86_64-unknown-linux-gnu-0.4.30-3.12-{HASH}"
+    )
+    assert setup_uv_key(parts, parse_ref("astral-sh/setup-uv@v4")) == (
+        f"setup-uv-1-x86_64-unknown-linux-gnu-0.4.30-{HASH}"
+    )
+
+
+def test_defaults_that_changed_between_versions():
+    assert default_dependency_glob(None)[-1] == "**/*.py.lock"
+    assert "**/*.py.lock" not in default_dependency_glob(parse_ref("a/b@v6.7.0"))
+    assert len(default_dependency_glob(parse_ref("a/b@v6.0.0"))) == 6  # the extglob, written out
+    assert default_dependency_glob(parse_ref("a/b@v5")) == ("**/uv.lock", "**/requirements*.txt")
+    assert default_dependency_glob(parse_ref("a/b@v4")) == ("**/uv.lock",)
+    assert enable_cache_default(parse_ref("a/b@v4")) == "false"
+    assert enable_cache_default(parse_ref("a/b@v5")) == "auto"
 
 
 def test_prune_cache_defaults_to_true_before_v9():
@@ -308,3 +335,54 @@ def test_check_workflow_prints_a_table_and_exits_2_on_bad_files(tmp_path, capsys
     assert cli.main(["check-workflow", str(path), str(tmp_path / "broken.yml")]) == 2
     assert "not valid YAML" in capsys.readouterr().err
     assert cli.main(["check-workflow", str(tmp_path / "missing.yml")]) == 2
+
+
+CELLS = """\
+on:
+  workflow_call:
+    inputs:
+      runner: {type: string, default: ubuntu-24.04}
+jobs:
+  test:
+    runs-on: ${{ matrix.os == 'default' && inputs.runner || matrix.os }}
+    strategy:
+      matrix:
+        os: [windows-latest, default]
+        python: ['2.5', '3.11']
+        include: [{python: '3.11', env: {TOXENV: py311}}]
+    steps:
+      - uses: actions/setup-python@v7
+        with: {python-version: "${{ matrix.python }}"}
+      - if: runner.os == 'Windows'
+        run: echo windows only
+        shell: pwsh
+      - if: matrix.python == '2.5'
+        uses: someone/old-python-helper@v1
+      - run: echo "$TOXENV"
+        env: ${{ matrix.env }}
+"""
+
+
+def test_the_first_cell_whose_steps_all_run_here_is_taken(tmp_path):
+    path = tmp_path / "cells.yml"
+    path.write_text(CELLS)
+    workflow = load_workflow(path)
+    # windows cells refused, python 2.5 matches no interpreter here: the 3.11 Linux cell runs
+    assert workflow.matrix == {"os": "default", "python": "3.11", "env": {"TOXENV": "py311"}}
+    assert workflow.runs_on == "ubuntu-24.04"  # the called workflow's input, at its default
+    assert workflow.steps[3].env_from == "${{ matrix.env }}"
+    # the pwsh step only runs on Windows, so it blocks nothing on Linux
+    with pytest.raises(WorkflowError, match=r"old-python-helper@v1' is not supported.*and 1 more"):
+        load_workflow(path, matrix={"python": "2.5", "os": "default"})
+
+
+def test_check_workflow_reports_steps_that_block_the_linux_cells(tmp_path, capsys):
+    path = tmp_path / "cells.yml"
+    path.write_text(CELLS.replace("'3.11'", "'2.6'"))
+    assert cli.main(["check-workflow", "--json", str(path)]) == 0
+    (verdict,) = json.loads(capsys.readouterr().out)
+    assert not verdict["runnable"]
+    assert len(verdict["blockers"]) == 2  # the first Linux cell's: both, in step order
+    assert "someone/old-python-helper@v1" in verdict["blockers"][0]
+    assert verdict["blockers"][1].startswith("step 1: python-version '2.5' matches no")
+    assert not any("pwsh" in line for line in verdict["blockers"])

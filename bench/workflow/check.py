@@ -9,11 +9,6 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from bench.errors import BenchError
-from bench.runner.pythons import select_interpreter
-from bench.workflow import expressions as expr
-from bench.workflow.matrix import static_contexts
-from bench.workflow.model import Workflow
 from bench.workflow.parse import check_file
 
 
@@ -38,30 +33,8 @@ def check_files(files: list[str]) -> list[JobVerdict]:
     verdicts = []
     for text in files:
         for job in check_file(Path(text)):
-            blockers = list(job.blockers)
-            if job.workflow is not None:
-                blockers += missing_interpreters(job.workflow)
-            verdicts.append(JobVerdict(text, job.job, not blockers, blockers))
+            verdicts.append(JobVerdict(text, job.job, job.runnable, list(job.blockers)))
     return verdicts
-
-
-def missing_interpreters(workflow: Workflow) -> list[str]:
-    """setup-python versions (in the chosen cell) that no interpreter on this machine matches."""
-    contexts = static_contexts(workflow.env) | {"matrix": dict(workflow.matrix)}
-    problems = []
-    for step in workflow.steps:
-        if step.action is None or step.action.name != "actions/setup-python":
-            continue
-        try:
-            text = expr.interpolate(step.with_.get("python-version", ""), contexts, {})
-        except expr.ExpressionError:
-            continue  # known only when the job runs
-        for spec in [line.strip() for line in text.splitlines() if line.strip()]:
-            try:
-                select_interpreter(spec)
-            except BenchError as error:
-                problems.append(f"step {step.index}: {error}")
-    return problems
 
 
 def render_json(verdicts: list[JobVerdict]) -> str:

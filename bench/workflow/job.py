@@ -135,9 +135,11 @@ class JobRun:
             if not expr.condition_holds(step.if_, contexts, functions):
                 self._remember(step, scope, "skipped", {})
                 return
-            step_env = env | {
-                k: expr.interpolate(v, contexts, functions) for k, v in step.env.items()
-            }
+            step_env = (
+                env
+                | _env_mapping(step, contexts, functions)
+                | {k: expr.interpolate(v, contexts, functions) for k, v in step.env.items()}
+            )
             contexts = self.contexts(step_env, scope)
             record.name = (
                 expr.interpolate(step.name, contexts, functions) if step.name else step.label
@@ -324,6 +326,20 @@ class JobRun:
             text = "".join(f"{line}\n" for line in lines)
             self.log.write(f"\n## {record.name} ({record.stage})\n{text}".encode())
             self.log.flush()
+
+
+def _env_mapping(
+    step: Step, contexts: dict[str, Any], functions: dict[str, expr.Function]
+) -> dict[str, str]:
+    """``env: ${{ matrix.env }}``: the mapping the expression gives, values as strings."""
+    if step.env_from is None:
+        return {}
+    value = expr.evaluate(expr.split_template(step.env_from.strip())[0][1], contexts, functions)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ActionError(f"env {step.env_from} is not a mapping")
+    return {str(k): expr.to_string(v) for k, v in value.items()}
 
 
 def _true(value: bool | str) -> bool:

@@ -20,7 +20,9 @@ class MatrixError(Exception):
     """A matrix the harness cannot expand (one line, for the blocker list)."""
 
 
-def static_contexts(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+def static_contexts(
+    env: Mapping[str, str] | None = None, inputs: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The contexts a matrix or ``runs-on`` may use before any step runs."""
     return {
         "github": {
@@ -33,7 +35,7 @@ def static_contexts(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         },
         "env": dict(env or {}),
         "vars": {},
-        "inputs": {},
+        "inputs": dict(inputs or {}),
         "secrets": {},
     }
 

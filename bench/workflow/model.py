@@ -23,6 +23,7 @@ class Step:
     continue_on_error: bool | str = False
     action: ActionRef | None = None  # what ``uses`` names, with the comment after it
     composite: CompositeAction | None = None  # for ``uses: ./path`` (a local composite action)
+    env_from: str | None = None  # ``env: ${{ matrix.env }}``: a mapping known when the step runs
 
     @property
     def label(self) -> str:

@@ -19,8 +19,15 @@ from typing import Any
 import yaml
 
 from bench.errors import BenchError
+from bench.runner.pythons import select_interpreter
 from bench.workflow import matrix as matrices
-from bench.workflow.expressions import ExpressionError, parse, split_template
+from bench.workflow.expressions import (
+    ExpressionError,
+    condition_holds,
+    interpolate,
+    parse,
+    split_template,
+)
 from bench.workflow.model import CompositeAction, CompositeInput, Step, Workflow
 from bench.workflow.refs import parse_ref
 from bench.workflow.registry import UnknownAction, find_spec
@@ -169,7 +176,13 @@ def parse_workflow(
 def check_job(
     document: dict, path: Path, job_id: str, wanted: Mapping[str, str] | None = None
 ) -> JobCheck:
-    """One job: its blockers, and the ``Workflow`` to run when there are none."""
+    """One job: its blockers, and the ``Workflow`` to run when there are none.
+
+    The cell run is the chosen one, else the first that runs on Linux and whose steps all run
+    here (a Python the machine has, no step refused): a matrix often holds a Windows cell or a
+    Python newer than the machine's, and the job still runs in its other cells. When no cell
+    runs, the blockers are those of the first cell that runs on Linux (or the runs-on reasons).
+    """
     check = JobCheck(job_id)
     problems = check.blockers
     for key in document:
@@ -180,28 +193,49 @@ def check_job(
         problems.append("a job is a mapping with 'steps'")
         return check
     for key in raw:
-        if key == _COMMENT:
+        if key == _COMMENT or (key in ("with", "secrets") and "uses" in raw):
             continue
         if key in _REFUSED_JOB_KEYS:
             problems.append(_REFUSED_JOB_KEYS[key])
         elif key not in _JOB_KEYS:
             problems.append(f"job key {key!r} is not supported by the harness")
     workflow_env = _string_map(document.get("env"), "env", problems)
-    contexts = matrices.static_contexts(workflow_env)
-    cell, cells, runs_on = _pick_cell(raw, contexts, wanted, problems)
+    contexts = matrices.static_contexts(workflow_env, _input_defaults(document))
+    cells, linux, refusals = _linux_cells(raw, contexts, wanted, problems)
     raw_steps = raw.get("steps")
-    steps: list[Step] = []
-    if not isinstance(raw_steps, list) or not raw_steps:
-        if "uses" not in raw:
-            problems.append("no steps")
-    else:
-        steps = _parse_steps(raw_steps, "", problems, _repository_root(path), depth=0)
-    shell, working_directory = _defaults(document, raw, problems)
-    if "runs-on" not in raw and "uses" not in raw:
-        problems.append("no runs-on")
-    if problems:
+    if "uses" in raw:
         return check
-    set_aside = _set_aside(raw, cells, cell)
+    if not isinstance(raw_steps, list) or not raw_steps:
+        problems.append("no steps")
+        return check
+    root = _repository_root(path)
+    chosen: tuple[dict[str, Any], str, list[Step]] | None = None
+    first_problems: list[str] | None = None
+    for cell, runs_on in linux:
+        cell_problems: list[str] = []
+        static = {k: contexts[k] for k in ("github", "inputs")} | {
+            "matrix": cell,
+            "runner": {"os": "Linux", "arch": "X64", "environment": "github-hosted"},
+        }
+        steps = _parse_steps(raw_steps, "", cell_problems, root, 0, static)
+        cell_problems += _interpreter_problems(steps, contexts | {"matrix": cell}, static)
+        if not cell_problems:
+            chosen = (cell, runs_on, steps)
+            break
+        if first_problems is None:
+            first_problems = cell_problems
+    if chosen is None:
+        if first_problems is None:  # no Linux cell: its steps' problems still count
+            first_problems = []
+            _parse_steps(raw_steps, "", first_problems, root, 0, None)
+        problems.extend(refusals if not linux else [])
+        problems.extend(first_problems)
+    shell, working_directory = _defaults(document, raw, problems)
+    if "runs-on" not in raw:
+        problems.append("no runs-on")
+    if problems or chosen is None:
+        return check
+    cell, runs_on, steps = chosen
     check.workflow = Workflow(
         path=path,
         name=str(document.get("name") or path.stem),
@@ -213,20 +247,34 @@ def check_job(
         default_shell=shell,
         default_working_directory=working_directory,
         runs_on=runs_on,
-        set_aside=tuple(set_aside),
+        set_aside=tuple(_set_aside(raw, cells, cell)),
         cells=cells,
     )
     return check
 
 
-def _pick_cell(
+def _input_defaults(document: dict) -> dict[str, Any]:
+    """A called or dispatched workflow's inputs, at their defaults."""
+    triggers = document.get("on")
+    defaults: dict[str, Any] = {}
+    if isinstance(triggers, dict):
+        for trigger in ("workflow_call", "workflow_dispatch"):
+            spec = triggers.get(trigger)
+            inputs = spec.get("inputs") if isinstance(spec, dict) else None
+            for name, item in (inputs or {}).items():
+                if isinstance(item, dict) and "default" in item:
+                    defaults.setdefault(str(name), item["default"])
+    return defaults
+
+
+def _linux_cells(
     raw: dict,
     contexts: dict[str, Any],
     wanted: Mapping[str, str] | None,
     problems: list[str],
-) -> tuple[dict[str, Any], int, str]:
-    """The cell to run (the chosen one, else the first that runs on Linux), the number of
-    cells and the evaluated ``runs-on``."""
+) -> tuple[int, list[tuple[dict[str, Any], str]], list[str]]:
+    """The number of cells, the candidate cells that run on Linux (with their evaluated
+    ``runs-on``) in order, and the reasons the others do not."""
     strategy = raw.get("strategy")
     raw_matrix = strategy.get("matrix") if isinstance(strategy, dict) else None
     try:
@@ -236,29 +284,78 @@ def _pick_cell(
             cells = [dict(wanted)]
         else:
             problems.append(str(error))
-            return {}, 0, ""
+            return 0, [], []
     candidates = matrices.choose(cells, wanted) if wanted else cells
     if wanted and not candidates:
         shown = "; ".join(_cell_text(c) for c in cells[:6]) + ("; …" if len(cells) > 6 else "")
         choice = ", ".join(f"{k}={v}" for k, v in wanted.items())
         problems.append(f"no matrix cell has {choice} (cells: {shown})")
-        return {}, len(cells), ""
-    refusals: list[str] = []
+        return len(cells), [], []
     if "runs-on" not in raw:
-        return candidates[0], len(cells), ""  # reported after the steps' problems
+        return len(cells), [(c, "") for c in candidates], []  # reported after the steps
+    linux: list[tuple[dict[str, Any], str]] = []
+    refusals: list[str] = []
     for cell in candidates:
         try:
             runs_on = matrices.evaluate_value(raw["runs-on"], contexts | {"matrix": cell})
         except matrices.MatrixError as error:
             refusals.append(f"runs-on: {error}")
             continue
+        if runs_on is None or runs_on == "":
+            refusals.append(
+                f"runs-on {raw['runs-on']} cannot be known here (it depends on an input "
+                "without a default or on another job)"
+            )
+            continue
         refused = matrices.runs_on_problem(runs_on)
         if refused is None:
-            return cell, len(cells), str(runs_on)
-        label = f" (cell {_cell_text(cell)})" if cell else ""
-        refusals.append(refused + label)
-    problems.extend(dict.fromkeys(refusals))  # every distinct reason, in order
-    return {}, len(cells), ""
+            linux.append((cell, str(runs_on)))
+        else:
+            label = f" (cell {_cell_text(cell)})" if cell else ""
+            refusals.append(refused + label)
+    return len(cells), linux, list(dict.fromkeys(refusals))  # each distinct reason, in order
+
+
+def _interpreter_problems(
+    steps: list[Step], contexts: dict[str, Any], static: dict[str, Any]
+) -> list[str]:
+    """Python versions that setup-python or setup-uv ask for and this machine does not have."""
+    problems = []
+    for step in steps:
+        if step.action is None or _statically_false(step.if_, static):
+            continue
+        if step.action.name not in ("actions/setup-python", "astral-sh/setup-uv"):
+            continue
+        try:
+            text = interpolate(step.with_.get("python-version", ""), contexts, {})
+        except ExpressionError:
+            continue  # known only when the job runs
+        for spec in [line.strip() for line in text.splitlines() if line.strip()]:
+            try:
+                select_interpreter(spec)
+            except BenchError as error:
+                problems.append(f"step {step.index}: {error}")
+    return problems
+
+
+_STATIC_FUNCTIONS = {
+    "success": lambda: True,
+    "failure": lambda: False,
+    "always": lambda: True,
+    "cancelled": lambda: False,
+}
+
+
+def _statically_false(condition: str | None, static: dict[str, Any] | None) -> bool:
+    """Whether an ``if:`` is false before anything runs, from github, inputs, matrix and
+    runner alone (``runner.os == 'Windows'``, ``matrix.python == '3.13'``…). Conditions on
+    steps, env or needs are not decided here (they name contexts left out on purpose)."""
+    if condition is None or static is None:
+        return False
+    try:
+        return not condition_holds(condition, static, _STATIC_FUNCTIONS)
+    except (ExpressionError, KeyError):
+        return False
 
 
 def _cell_text(cell: Mapping[str, Any]) -> str:
@@ -309,11 +406,19 @@ def _repository_root(path: Path) -> Path:
 
 
 def _parse_steps(
-    raw_steps: list, prefix: str, problems: list[str], root: Path, depth: int
+    raw_steps: list,
+    prefix: str,
+    problems: list[str],
+    root: Path,
+    depth: int,
+    static: dict[str, Any] | None = None,
 ) -> list[Step]:
-    steps = [
-        _parse_step(raw, i, prefix, problems, root, depth) for i, raw in enumerate(raw_steps, 1)
-    ]
+    steps = []
+    for i, raw in enumerate(raw_steps, 1):
+        step_problems: list[str] = []
+        steps.append(_parse_step(raw, i, prefix, step_problems, root, depth, static))
+        if not (isinstance(raw, dict) and _statically_false(_condition(raw.get("if")), static)):
+            problems.extend(step_problems)  # a step that cannot run here blocks nothing
     seen: set[str] = set()
     for step in steps:
         if step.id is not None:
@@ -324,7 +429,13 @@ def _parse_steps(
 
 
 def _parse_step(
-    raw: Any, index: int, prefix: str, problems: list[str], root: Path, depth: int
+    raw: Any,
+    index: int,
+    prefix: str,
+    problems: list[str],
+    root: Path,
+    depth: int,
+    static: dict[str, Any] | None = None,
 ) -> Step:
     if not isinstance(raw, dict):
         problems.append(f"{prefix}step {index} is not a mapping")
@@ -343,7 +454,7 @@ def _parse_step(
     if uses is not None:
         action = parse_ref(str(uses), raw.get(_COMMENT, ""))
         if action.local:
-            composite = _load_composite(root, action.name, where, problems, depth)
+            composite = _load_composite(root, action.name, where, problems, depth, static)
             if composite is not None:
                 names = {i.name for i in composite.inputs}
                 for name in raw.get("with") or {}:
@@ -368,7 +479,10 @@ def _parse_step(
         uses=str(uses) if uses is not None else None,
         run=run,
         with_=_string_map(raw.get("with"), f"{where}: with", problems),
-        env=_string_map(raw.get("env"), f"{where}: env", problems),
+        env={}
+        if _lone_expression(raw.get("env"))
+        else _string_map(raw.get("env"), f"{where}: env", problems),
+        env_from=raw["env"] if _lone_expression(raw.get("env")) else None,
         if_=_condition(raw.get("if")),
         shell=str(shell) if shell is not None else None,
         working_directory=raw.get("working-directory"),
@@ -381,7 +495,12 @@ def _parse_step(
 
 
 def _load_composite(
-    root: Path, name: str, where: str, problems: list[str], depth: int
+    root: Path,
+    name: str,
+    where: str,
+    problems: list[str],
+    depth: int,
+    static: dict[str, Any] | None,
 ) -> CompositeAction | None:
     """A local action's ``action.yml``: only composite actions run (no node, no docker)."""
     if depth > 5:
@@ -419,7 +538,7 @@ def _load_composite(
         problems.append(f"{where}: {name} has no steps")
         return None
     inner = f"{where} → {name} "
-    steps = _parse_steps(raw_steps, inner, problems, root, depth + 1)
+    steps = _parse_steps(raw_steps, inner, problems, root, depth + 1, static)
     for step in steps:
         if step.run is not None and step.shell is None:
             problems.append(f"{inner}step {step.index}: a composite run step needs 'shell'")
@@ -430,7 +549,8 @@ def _load_composite(
 
 def _check_expressions(step: Step, where: str, problems: list[str]) -> None:
     """Parse every ``${{ }}`` now, so a broken one is reported before anything runs."""
-    texts = [step.run or "", step.name or "", *step.with_.values(), *step.env.values()]
+    texts = [step.run or "", step.name or "", step.env_from or ""]
+    texts += [*step.with_.values(), *step.env.values()]
     try:
         for text in texts:
             for is_expression, part in split_template(text):
@@ -446,6 +566,13 @@ def _check_expressions(step: Step, where: str, problems: list[str]) -> None:
                         parse(part)
     except ExpressionError as error:
         problems.append(f"{where}: {error}")
+
+
+def _lone_expression(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    pieces = split_template(value.strip())
+    return len(pieces) == 1 and pieces[0][0]
 
 
 def _condition(value: Any) -> str | None:

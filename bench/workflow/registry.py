@@ -126,7 +126,7 @@ BUILTIN: dict[str, ActionSpec] = {
         ActionSpec("actions/cache", _CACHE, "restore"),
         ActionSpec("actions/cache/restore", _RESTORE, "restore"),
         ActionSpec("actions/cache/save", _SAVE, "save"),
-        ActionSpec("astral-sh/setup-uv", _SETUP_UV, "setup", min_version=(5, 1)),
+        ActionSpec("astral-sh/setup-uv", _SETUP_UV, "setup", min_version=(3,)),
         ActionSpec("snok/install-poetry", _INSTALL_POETRY, "setup"),
     )
 }

@@ -34,7 +34,13 @@ from bench.workflow.actions import (
     PostStep,
     save_cache,
 )
-from bench.workflow.uvkey import DEFAULT_DEPENDENCY_GLOB, UvKeyParts, prune_default, setup_uv_key
+from bench.workflow.uvkey import (
+    UvKeyParts,
+    default_dependency_glob,
+    enable_cache_default,
+    prune_default,
+    setup_uv_key,
+)
 
 _NO_CACHE_EVENTS = {"pull_request_target", "workflow_run", "release"}
 
@@ -61,12 +67,15 @@ class UvSettings:
 def settings(inputs: dict[str, str], ctx: ActionContext) -> UvSettings:
     env, home = ctx.env, str(ctx.sandbox.home)
     working = _resolve(ctx.sandbox.workspace, inputs.get("working-directory", ""), home)
-    enable = _enable_cache(inputs.get("enable-cache", "auto").strip() or "auto", env)
+    enable_input = inputs.get("enable-cache", "").strip() or enable_cache_default(ctx.action)
+    enable = _enable_cache(enable_input, env)
     return UvSettings(
         working_directory=working,
         enable_cache=enable,
         cache_local_path=_cache_local_path(inputs, working, env, home, enable),
-        dependency_glob=_dependency_glob(inputs.get("cache-dependency-glob"), working, home),
+        dependency_glob=_dependency_glob(
+            inputs.get("cache-dependency-glob"), working, home, default_dependency_glob(ctx.action)
+        ),
         python_version=inputs.get("python-version", "").strip(),
         prune=_bool(inputs, "prune-cache", prune_default(ctx.action)),
         cache_python=_bool(inputs, "cache-python", False),
@@ -130,11 +139,13 @@ def _configured_cache_dir(path: Path) -> str | None:
     return str(value) if value else None
 
 
-def _dependency_glob(value: str | None, working: Path, home: str) -> list[str]:
+def _dependency_glob(
+    value: str | None, working: Path, home: str, default: tuple[str, ...]
+) -> list[str]:
     """The patterns, made absolute against the working directory (negations kept)."""
     lines = [line.strip() for line in (value or "").splitlines() if line.strip()]
     if value is None or not value.strip():
-        lines = list(DEFAULT_DEPENDENCY_GLOB)
+        lines = list(default)
     absolute = []
     for line in lines:
         negated = line.startswith("!")
@@ -284,7 +295,9 @@ def _found_python(uv: Path, chosen: UvSettings, env: dict[str, str]) -> str:
         return "unknown"
 
 
-def cache_key(chosen: UvSettings, python: str, ctx: ActionContext, log: list[str]) -> str:
+def cache_key(
+    chosen: UvSettings, python: str, uv_version: str, ctx: ActionContext, log: list[str]
+) -> str:
     try:
         digest = hash_files(
             chosen.dependency_glob,
@@ -295,6 +308,11 @@ def cache_key(chosen: UvSettings, python: str, ctx: ActionContext, log: list[str
         )
     except HashFilesError as error:
         raise ActionError(f"setup-uv: {error}") from None
+    if not digest and ctx.action is not None and not ctx.action.at_least(5):
+        raise ActionError(
+            f"setup-uv: No file matched to [{','.join(chosen.dependency_glob)}], make sure you "
+            "have checked out the target repository"
+        )
     if not digest:
         log.append(
             f"Warning: No file matched to [{','.join(chosen.dependency_glob)}]. The cache will "
@@ -307,13 +325,14 @@ def cache_key(chosen: UvSettings, python: str, ctx: ActionContext, log: list[str
         pruned=chosen.prune,
         cache_python=chosen.cache_python,
         suffix=chosen.suffix,
+        uv_version=uv_version,
     )
     return setup_uv_key(parts, ctx.action)
 
 
 def _restore(chosen: UvSettings, python: str, ctx: ActionContext, result: ActionResult) -> None:
     started = time.perf_counter_ns()
-    key = cache_key(chosen, python, ctx, result.log)
+    key = cache_key(chosen, python, result.outputs["uv-version"], ctx, result.log)
     result.outputs["cache-key"] = key
     assert chosen.cache_local_path is not None
     paths = [chosen.cache_local_path]

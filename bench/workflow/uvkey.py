@@ -23,6 +23,26 @@ DEFAULT_DEPENDENCY_GLOB = (
 NO_DEPENDENCY_GLOB = "no-dependency-glob"
 
 
+def default_dependency_glob(ref: ActionRef | None) -> tuple[str, ...]:
+    """The default ``cache-dependency-glob`` of the version ``ref`` names.
+
+    v6.0.0 wrote its default with an extglob (``**/*(requirements|constraints)*.(txt|in)``);
+    it is written out here as the four patterns it stands for, which match the same files.
+    """
+    if ref is None or ref.at_least(6, 8):
+        return DEFAULT_DEPENDENCY_GLOB
+    if ref.at_least(6):
+        return DEFAULT_DEPENDENCY_GLOB[:-1]
+    if ref.at_least(5):
+        return ("**/uv.lock", "**/requirements*.txt")
+    return ("**/uv.lock",)
+
+
+def enable_cache_default(ref: ActionRef | None) -> str:
+    """``enable-cache`` defaults to ``auto`` from v5, ``false`` before."""
+    return "auto" if ref is None or ref.at_least(5) else "false"
+
+
 @dataclass(frozen=True)
 class UvKeyParts:
     """What the key is made of; ``files_hash`` is hashFiles over the dependency glob ("" when
@@ -36,6 +56,7 @@ class UvKeyParts:
     pruned: bool = False
     cache_python: bool = False
     suffix: str = ""
+    uv_version: str = ""  # in the key before v5.1 only
 
 
 def prune_default(ref: ActionRef | None) -> bool:
@@ -49,7 +70,8 @@ def setup_uv_key(parts: UvKeyParts, ref: ActionRef | None = None) -> str:
     v7.1.6 and later:
     ``setup-uv-2-<arch>-<platform>-<os>-<python>[-pruned][-py]-<hash>[-<suffix>]``;
     v6.1 to v7.1.5 have no OS part and ``setup-uv-1``; v5.1 to v6.0 have neither ``-pruned``
-    nor ``-py``. From v8.3 the python part and the suffix are URL-encoded.
+    nor ``-py``; v5.0 has the uv version before the python part, and before v5 the uv version
+    stands where the python part is. From v8.3 the python part and the suffix are URL-encoded.
     """
     newest = ref is None
     encoded = newest or ref.at_least(8, 3)
@@ -63,4 +85,6 @@ def setup_uv_key(parts: UvKeyParts, ref: ActionRef | None = None) -> str:
         head = f"setup-uv-2-{parts.arch}-{parts.platform}-{parts.os_name_version}"
     else:
         head = f"setup-uv-1-{parts.arch}-{parts.platform}"
+    if not newest and not ref.at_least(5, 1):
+        python = f"{parts.uv_version}-{python}" if ref.at_least(5) else parts.uv_version
     return f"{head}-{python}{flags}-{digest}" + (f"-{suffix}" if suffix else "")
