@@ -294,26 +294,33 @@ def _linux_cells(
     if "runs-on" not in raw:
         return len(cells), [(c, "") for c in candidates], []  # reported after the steps
     linux: list[tuple[dict[str, Any], str]] = []
-    refusals: list[str] = []
+    refusals: dict[str, list[dict[str, Any]]] = {}  # reason: the cells it refuses
     for cell in candidates:
         try:
             runs_on = matrices.evaluate_value(raw["runs-on"], contexts | {"matrix": cell})
         except matrices.MatrixError as error:
-            refusals.append(f"runs-on: {error}")
+            refusals.setdefault(f"runs-on: {error}", []).append(cell)
             continue
         if runs_on is None or runs_on == "":
-            refusals.append(
+            reason = (
                 f"runs-on {raw['runs-on']} cannot be known here (it depends on an input "
                 "without a default or on another job)"
             )
+            refusals.setdefault(reason, []).append(cell)
             continue
         refused = matrices.runs_on_problem(runs_on)
         if refused is None:
             linux.append((cell, str(runs_on)))
         else:
-            label = f" (cell {_cell_text(cell)})" if cell else ""
-            refusals.append(refused + label)
-    return len(cells), linux, list(dict.fromkeys(refusals))  # each distinct reason, in order
+            refusals.setdefault(refused, []).append(cell)
+    lines = []
+    for reason, refused_cells in refusals.items():  # each distinct reason once, in order
+        if len(refused_cells) == 1 and refused_cells[0]:
+            reason += f" (cell {_cell_text(refused_cells[0])})"
+        elif len(refused_cells) > 1:
+            reason += f" ({len(refused_cells)} cells)"
+        lines.append(reason)
+    return len(cells), linux, lines
 
 
 def _interpreter_problems(
