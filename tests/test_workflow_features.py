@@ -386,3 +386,47 @@ def test_check_workflow_reports_steps_that_block_the_linux_cells(tmp_path, capsy
     assert "someone/old-python-helper@v1" in verdict["blockers"][0]
     assert verdict["blockers"][1].startswith("step 1: python-version '2.5' matches no")
     assert not any("pwsh" in line for line in verdict["blockers"])
+
+
+def test_setup_python_reads_requires_python_and_the_python_version_file(tmp_path):
+    from bench.depsets import Revision
+    from bench.ghcache.store import CacheStore
+    from bench.runner.sandbox import create_sandbox, runner_environment
+    from bench.workflow.actions import ActionContext
+    from bench.workflow.job import JobRun
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nrequires-python = ">=3.10,<3.11"\n'
+    )
+    (repo / ".python-version").write_text("3.12\n")
+    path = tmp_path / "wf.yml"
+    path.write_text(
+        textwrap.dedent("""\
+        on: push
+        jobs:
+          t:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: actions/checkout@v6
+              - id: from-pyproject
+                uses: actions/setup-python@v7
+                with: {python-version-file: pyproject.toml, allow-prereleases: true}
+              - id: from-file
+                uses: actions/setup-python@v6
+                with: {check-latest: true, update-environment: false}
+        """)
+    )
+    sandbox = create_sandbox(tmp_path / "runner", repo="r")
+    ctx = ActionContext(
+        sandbox=sandbox,
+        env=runner_environment(sandbox, None),
+        store=CacheStore(tmp_path / "store"),
+        checkout=Revision((repo,)),
+    )
+    with open(tmp_path / "job.log", "wb") as log:
+        result = JobRun(load_workflow(path), ctx, log=log).run()
+    assert result.success, result.error
+    assert result.outputs["from-pyproject"]["python-version"].startswith("3.10.")
+    assert result.outputs["from-file"]["python-version"].startswith("3.12.")
