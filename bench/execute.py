@@ -32,6 +32,7 @@ from bench.plan import SCENARIOS_ROOT, Cell, PlanOptions, Trial, build_plan
 from bench.runner.pythons import select_interpreter
 from bench.runner.sandbox import create_sandbox, remove_sandbox
 from bench.runner.trial import JobOutcome, TrialSetup, copy_store, run_job, summarize_steps
+from bench.workflow.expressions import ExpressionError, interpolate
 from bench.workflow.model import Workflow
 from bench.workflow.setup_python import install_python
 
@@ -171,9 +172,15 @@ def prepare_pythons(workflows: dict[str, Workflow], setup: TrialSetup) -> None:
     versions = set()
     for workflow in workflows.values():
         for step in workflow.steps:
-            spec = step.with_.get("python-version", "")
-            if (step.uses or "").startswith("actions/setup-python") and spec and "${{" not in spec:
-                versions.add(select_interpreter(spec))
+            if step.action is None or step.action.name != "actions/setup-python":
+                continue
+            try:  # a matrix cell's version is known now; anything else only when the job runs
+                text = interpolate(
+                    step.with_.get("python-version", ""), {"matrix": workflow.matrix}, {}
+                )
+            except ExpressionError:
+                continue
+            versions.update(select_interpreter(line) for line in text.split() if line)
     for interpreter in versions:
         sandbox = create_sandbox(setup.runner_root, repo="prepare")
         location = sandbox.tool_cache / "Python" / interpreter.version / "x64"

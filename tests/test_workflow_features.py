@@ -430,3 +430,20 @@ def test_setup_python_reads_requires_python_and_the_python_version_file(tmp_path
     assert result.success, result.error
     assert result.outputs["from-pyproject"]["python-version"].startswith("3.10.")
     assert result.outputs["from-file"]["python-version"].startswith("3.12.")
+
+
+def test_parsing_loads_no_execution_code():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bench.workflow.parse, bench.workflow.check; "
+        "print(' '.join(m for m in sys.modules if m.startswith('bench')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "bench.workflow.registry" in loaded
+    for heavy in ("bench.workflow.actions", "bench.workflow.job", "bench.ghcache.action",
+                  "bench.runner.sandbox", "bench.mirror.server"):  # fmt: skip
+        assert heavy not in loaded
