@@ -447,3 +447,28 @@ def test_parsing_loads_no_execution_code():
     for heavy in ("bench.workflow.actions", "bench.workflow.job", "bench.ghcache.action",
                   "bench.runner.sandbox", "bench.mirror.server"):  # fmt: skip
         assert heavy not in loaded
+
+
+def test_the_key_for_a_checkout_hashes_the_default_glob_without_running_anything(tmp_path):
+    from bench.workflow.uvkey import key_for_tree
+    from tests.conftest import expected_hash, write
+
+    workspace = tmp_path / "work" / "r" / "r"
+    lock = write(workspace / "uv.lock", "version = 1\n")
+    pyproject = write(workspace / "pyproject.toml", "[project]\nname = 'r'\n")
+    dev = write(workspace / "requirements" / "dev-requirements.txt", "pytest\n")
+    write(workspace / "README.md", "not a dependency file\n")
+    key = key_for_tree(workspace, python="3.12.3", os_name_version="ubuntu-24.04")
+    # depth first, names sorted by bytes: pyproject.toml, requirements/…, uv.lock
+    digest = expected_hash(pyproject, dev, lock)
+    assert key == f"setup-uv-2-x86_64-unknown-linux-gnu-ubuntu-24.04-3.12.3-{digest}"
+    only_lock = key_for_tree(
+        workspace,
+        python="3.12.3",
+        inputs={"cache-dependency-glob": "uv.lock", "cache-suffix": "x"},
+        ref=parse_ref("astral-sh/setup-uv@v8"),
+    )
+    assert (
+        only_lock
+        == f"setup-uv-2-x86_64-unknown-linux-gnu-ubuntu-24.04-3.12.3-pruned-{expected_hash(lock)}-x"
+    )

@@ -36,7 +36,7 @@ from bench.workflow.actions import (
 )
 from bench.workflow.uvkey import (
     UvKeyParts,
-    default_dependency_glob,
+    dependency_patterns,
     enable_cache_default,
     prune_default,
     setup_uv_key,
@@ -73,8 +73,8 @@ def settings(inputs: dict[str, str], ctx: ActionContext) -> UvSettings:
         working_directory=working,
         enable_cache=enable,
         cache_local_path=_cache_local_path(inputs, working, env, home, enable),
-        dependency_glob=_dependency_glob(
-            inputs.get("cache-dependency-glob"), working, home, default_dependency_glob(ctx.action)
+        dependency_glob=dependency_patterns(
+            inputs.get("cache-dependency-glob"), working, home, ctx.action
         ),
         python_version=inputs.get("python-version", "").strip(),
         prune=_bool(inputs, "prune-cache", prune_default(ctx.action)),
@@ -137,24 +137,6 @@ def _configured_cache_dir(path: Path) -> str | None:
     table = data if path.name == "uv.toml" else data.get("tool", {}).get("uv", {})
     value = table.get("cache-dir") if isinstance(table, dict) else None
     return str(value) if value else None
-
-
-def _dependency_glob(
-    value: str | None, working: Path, home: str, default: tuple[str, ...]
-) -> list[str]:
-    """The patterns, made absolute against the working directory (negations kept)."""
-    lines = [line.strip() for line in (value or "").splitlines() if line.strip()]
-    if value is None or not value.strip():
-        lines = list(default)
-    absolute = []
-    for line in lines:
-        negated = line.startswith("!")
-        body = line[1:] if negated else line
-        if body.startswith("~"):
-            body = home + body[1:]
-        resolved = body if body.startswith("/") else str(working / body)
-        absolute.append(("!" if negated else "") + resolved)
-    return absolute
 
 
 # -- installing uv ------------------------------------------------------------------------------

@@ -7,8 +7,10 @@ a repository's history, say) can compute it from the same inputs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote
 
+from bench.ghcache.hashfiles import hash_files
 from bench.workflow.refs import ActionRef
 
 DEFAULT_DEPENDENCY_GLOB = (
@@ -88,3 +90,60 @@ def setup_uv_key(parts: UvKeyParts, ref: ActionRef | None = None) -> str:
     if not newest and not ref.at_least(5, 1):
         python = f"{parts.uv_version}-{python}" if ref.at_least(5) else parts.uv_version
     return f"{head}-{python}{flags}-{digest}" + (f"-{suffix}" if suffix else "")
+
+
+def dependency_patterns(
+    value: str | None, working: Path, home: str, ref: ActionRef | None = None
+) -> list[str]:
+    """``cache-dependency-glob`` (else the version's default), one pattern a line, made
+    absolute against the working directory as the action does (``~`` is home, ``!`` kept)."""
+    lines = [line.strip() for line in (value or "").splitlines() if line.strip()]
+    if not lines:
+        lines = list(default_dependency_glob(ref))
+    absolute = []
+    for line in lines:
+        negated = line.startswith("!")
+        body = line[1:] if negated else line
+        if body.startswith("~"):
+            body = home + body[1:]
+        resolved = body if body.startswith("/") else str(working / body)
+        absolute.append(("!" if negated else "") + resolved)
+    return absolute
+
+
+def key_for_tree(
+    workspace: Path,
+    *,
+    python: str,
+    inputs: dict[str, str] | None = None,
+    ref: ActionRef | None = None,
+    os_name_version: str = "ubuntu-24.04",
+    home: Path | None = None,
+    uv_version: str = "",
+) -> str:
+    """The key setup-uv would compute for a checkout at ``workspace`` with these ``with:``
+    inputs, without running anything (a replay of a repository's history wants it per commit).
+    ``python`` is the python-version input, else the version ``uv python find`` would report."""
+    inputs = inputs or {}
+    home_text = str(home if home is not None else workspace.parent)
+    working = workspace / inputs.get("working-directory", "").strip()
+    patterns = dependency_patterns(inputs.get("cache-dependency-glob"), working, home_text, ref)
+    digest = hash_files(
+        patterns,
+        workspace=workspace,
+        home=home_text,
+        follow_symbolic_links=True,
+        workspace_only=False,
+    )
+    prune = inputs.get("prune-cache", "").strip().lower()
+    cache_python = inputs.get("cache-python", "").strip().lower() == "true"
+    parts = UvKeyParts(
+        python=inputs.get("python-version", "").strip() or python,
+        files_hash=digest,
+        os_name_version=os_name_version,
+        pruned=prune == "true" if prune else prune_default(ref),
+        cache_python=cache_python,
+        suffix=inputs.get("cache-suffix", "").strip(),
+        uv_version=uv_version,
+    )
+    return setup_uv_key(parts, ref)
