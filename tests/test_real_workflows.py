@@ -275,3 +275,39 @@ def test_the_setup_uv_key_function_agrees_with_the_run(real_run):
 
     ref = parse_ref(SETUP_UV_PIN.split("#")[0].strip(), "# v7.1.2")
     assert setup_uv_key(UvKeyParts(python=python, files_hash=digest, pruned=True), ref) == key
+
+
+ACTIVATE = """\
+on: push
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v6
+      - id: uv
+        uses: astral-sh/setup-uv@v10
+        with:
+          python-version: '3.11'
+          activate-environment: true
+          cache-local-path: ~/uv-cache
+      - run: uv pip install -r requirements.txt
+      - id: seen
+        run: |
+          python -c "import tinyone; print(tinyone.hello())"
+          echo "venv=$VIRTUAL_ENV" >> "$GITHUB_OUTPUT"
+          echo "cache=$UV_CACHE_DIR" >> "$GITHUB_OUTPUT"
+          echo "python=$UV_PYTHON" >> "$GITHUB_OUTPUT"
+"""
+
+
+def test_setup_uv_activates_a_venv_and_exports_its_settings(tmp_path, bench_root, mirror):
+    store = CacheStore(tmp_path / "store")
+    result = _mirror_job(ACTIVATE, tmp_path, bench_root[2], mirror, store)
+    assert result.success, result.error
+    uv, seen = result.outputs["uv"], result.outputs["seen"]
+    workspace = tmp_path / "runner" / "home" / "runner" / "work" / "r" / "r"
+    assert seen["venv"] == uv["venv"] == str(workspace.resolve() / ".venv")
+    assert seen["cache"] == str((tmp_path / "runner" / "home" / "runner").resolve() / "uv-cache")
+    assert seen["python"] == "3.11" and uv["python-version"] == "3.11"
+    assert uv["cache-hit"] == "false" and uv["uv-version"]
+    assert [entry.key for entry in store.entries()] == [uv["cache-key"]]
