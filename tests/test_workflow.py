@@ -62,8 +62,10 @@ def run(text: str, tmp_path: Path, repo: Path, store: CacheStore | None = None, 
     ("text", "message"),
     [
         (job("- run: echo hi\n", extra="services: {}\n"), "'services' is not supported"),
-        (job("- run: echo hi\n").replace("    runs-on", "    services: {}\n    runs-on"),
-         "runs no containers"),
+        (
+            job("- run: echo hi\n").replace("    runs-on", "    services: {}\n    runs-on"),
+            "runs no containers",
+        ),
         (job("- uses: docker/build-push-action@v6\n"), "docker/build-push-action@v6"),
         (job("- uses: actions/cache@v4\n  with: {colour: red}\n"), "no input 'colour'"),
         (job("- run: echo ${{ runner.os == }}\n"), "step 1"),

@@ -9,6 +9,7 @@ import textwrap
 import pytest
 
 from bench import cli
+from bench.errors import BenchError
 from bench.workflow.matrix import MatrixError, expand, runs_on_problem, static_contexts
 from bench.workflow.parse import WorkflowError, load_workflow
 from bench.workflow.refs import parse_ref
@@ -187,7 +188,9 @@ def test_matrix_expressions_are_evaluated_and_needs_is_explained():
         ("macos-15", "not macOS"),
         (["self-hosted", "linux"], "self-hosted"),
         ("ubuntu-24.04-arm", "arm64"),
-        ("blacksmith-4vcpu-ubuntu-2404", "not a GitHub-hosted Linux label"),
+        ("blacksmith-4vcpu-ubuntu-2404", None),
+        ("blacksmith-4vcpu-ubuntu-2404-arm", "arm64"),
+        ("buildjet-4vcpu-debian", "not a GitHub-hosted Linux label"),
         ({"group": "big"}, "runner group"),
     ],
 )
@@ -472,3 +475,20 @@ def test_the_key_for_a_checkout_hashes_the_default_glob_without_running_anything
         only_lock
         == f"setup-uv-2-x86_64-unknown-linux-gnu-ubuntu-24.04-3.12.3-pruned-{expected_hash(lock)}-x"
     )
+
+
+def test_an_exact_patch_release_takes_the_machines_one_of_that_minor():
+    from bench.runner.pythons import installed_interpreters
+    from bench.workflow.interpreters import interpreter_for
+
+    have = installed_interpreters()[-1].version  # e.g. 3.13.0
+    major, minor, patch = have.split(".")
+    asked = f"{major}.{minor}.{int(patch) + 7}"
+    found, note = interpreter_for(asked)
+    assert (
+        found.version == have
+        and note == f"python-version {asked}: this machine has {have}, used instead"
+    )
+    assert interpreter_for(have) == (installed_interpreters()[-1], None)
+    with pytest.raises(BenchError, match=r"nor does 2\.5"):
+        interpreter_for("2.5.1")

@@ -163,7 +163,7 @@ class JobRun:
                 self.ctx.env = step_env
                 self.ctx.action = step.action
                 outcome = self._measure(record, step, scope, lambda: handler(inputs, self.ctx))
-        except (expr.ExpressionError, ActionError, UnknownAction) as error:
+        except (BenchError, UnknownAction) as error:  # expressions, actions, interpreters
             raise JobFailure(f"{self._where(step, scope)}: {error}") from None
         self._finish(step, scope, record, outcome)
         if outcome.post is not None and outcome.ok:

@@ -151,8 +151,15 @@ def runs_on_problem(value: Any) -> str | None:
             return f"runs-on {label}: the harness runs Linux jobs only (not Windows)"
         if label.startswith("macos"):
             return f"runs-on {label}: the harness runs Linux jobs only (not macOS)"
-    if len(labels) != 1 or not lowered[0].startswith("ubuntu-"):
+    if len(labels) != 1 or "ubuntu" not in lowered[0]:
         return f"runs-on {', '.join(labels)}: not a GitHub-hosted Linux label (ubuntu-*)"
-    if lowered[0].endswith("-arm"):
+    if "arm" in lowered[0].split("-"):
         return f"runs-on {labels[0]}: an arm64 runner (this machine is x86-64)"
+    return None
+
+
+def third_party_note(runs_on: str) -> str | None:
+    """A log line for an Ubuntu label of another provider (``blacksmith-4vcpu-ubuntu-2404``)."""
+    if runs_on and not runs_on.casefold().startswith("ubuntu-"):
+        return f"runs-on: {runs_on} — another provider's Ubuntu runner, run as a GitHub-hosted one"
     return None

@@ -28,6 +28,7 @@ from bench.workflow.expressions import (
     parse,
     split_template,
 )
+from bench.workflow.interpreters import interpreter_for
 from bench.workflow.model import CompositeAction, CompositeInput, Step, Workflow
 from bench.workflow.refs import parse_ref
 from bench.workflow.registry import UnknownAction, find_spec
@@ -247,7 +248,7 @@ def check_job(
         default_shell=shell,
         default_working_directory=working_directory,
         runs_on=runs_on,
-        set_aside=tuple(_set_aside(raw, cells, cell)),
+        set_aside=tuple(_set_aside(raw, cells, cell, runs_on)),
         cells=cells,
     )
     return check
@@ -337,9 +338,10 @@ def _interpreter_problems(
             text = interpolate(step.with_.get("python-version", ""), contexts, {})
         except ExpressionError:
             continue  # known only when the job runs
+        strict = step.action.name == "astral-sh/setup-uv"  # uv needs the very version
         for spec in [line.strip() for line in text.splitlines() if line.strip()]:
             try:
-                select_interpreter(spec)
+                select_interpreter(spec) if strict else interpreter_for(spec)
             except BenchError as error:
                 problems.append(f"step {step.index}: {error}")
     return problems
@@ -369,9 +371,12 @@ def _cell_text(cell: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in cell.items()) or "(empty)"
 
 
-def _set_aside(raw: dict, cells: int, cell: dict[str, Any]) -> list[str]:
+def _set_aside(raw: dict, cells: int, cell: dict[str, Any], runs_on: str) -> list[str]:
     """Log lines for the job keys accepted but not acted on when the job runs alone."""
     lines: list[str] = []
+    note = matrices.third_party_note(runs_on)
+    if note:
+        lines.append(note)
     needs = raw.get("needs")
     if needs:
         names = needs if isinstance(needs, list) else [needs]

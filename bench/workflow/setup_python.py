@@ -19,7 +19,7 @@ from bench.ghcache import action as cache_action
 from bench.ghcache.archive import resolve_cache_paths
 from bench.ghcache.hashfiles import HashFilesError, hash_files
 from bench.ghcache.keys import parse_multiline
-from bench.runner.pythons import Interpreter, select_interpreter
+from bench.runner.pythons import Interpreter
 from bench.workflow.actions import (
     ActionContext,
     ActionError,
@@ -29,6 +29,7 @@ from bench.workflow.actions import (
     flag,
     save_cache,
 )
+from bench.workflow.interpreters import interpreter_for
 
 _DEFAULT_DEPENDENCY_FILES = {
     "pip": ["**/requirements.txt"],
@@ -41,7 +42,7 @@ def setup_python(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
     architecture = inputs.get("architecture", "x64").strip() or "x64"
     if architecture != "x64":
         raise ActionError(f"setup-python architecture {architecture!r}: this machine is x64")
-    interpreter = select_interpreter(_python_spec(inputs, ctx))
+    interpreter, note = interpreter_for(_python_spec(inputs, ctx))
     location = ctx.sandbox.tool_cache / "Python" / interpreter.version / "x64"
     install_python(interpreter, location, ctx.python_templates)
     result = ActionResult(
@@ -50,7 +51,7 @@ def setup_python(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
             "python-version": interpreter.version,
             "python-path": str(location / "bin/python"),
         },
-        log=[f"Successfully set up CPython ({interpreter.version})"],
+        log=[*([note] if note else []), f"Successfully set up CPython ({interpreter.version})"],
     )
     if inputs.get("update-environment", "true").strip().lower() != "false":
         result.env = {
