@@ -60,6 +60,8 @@ def evaluate_value(value: Any, contexts: Mapping[str, Any]) -> Any:
 def _explain(text: str, error: Exception) -> str:
     if "needs" in str(error).casefold() or "needs." in text:
         return f"matrix from another job's outputs ({text}): give the cell with --matrix"
+    if "inputs." in text.casefold():
+        return f"matrix from an input of the called workflow ({text}): give the cell with --matrix"
     return f"matrix expression {text!r}: {error}"
 
 

@@ -214,10 +214,7 @@ def check_job(
     first_problems: list[str] | None = None
     for cell, runs_on in linux:
         cell_problems: list[str] = []
-        static = {k: contexts[k] for k in ("github", "inputs")} | {
-            "matrix": cell,
-            "runner": {"os": "Linux", "arch": "X64", "environment": "github-hosted"},
-        }
+        static = _static_contexts(contexts, cell)
         steps = _parse_steps(raw_steps, "", cell_problems, root, 0, static)
         cell_problems += _interpreter_problems(steps, contexts | {"matrix": cell}, static)
         if not cell_problems:
@@ -228,7 +225,7 @@ def check_job(
     if chosen is None:
         if first_problems is None:  # no Linux cell: its steps' problems still count
             first_problems = []
-            _parse_steps(raw_steps, "", first_problems, root, 0, None)
+            _parse_steps(raw_steps, "", first_problems, root, 0, _static_contexts(contexts, {}))
         problems.extend(refusals if not linux else [])
         problems.extend(first_problems)
     shell, working_directory = _defaults(document, raw, problems)
@@ -252,6 +249,14 @@ def check_job(
         cells=cells,
     )
     return check
+
+
+def _static_contexts(contexts: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
+    """What an ``if:`` may be judged on before the job runs (see ``_statically_false``)."""
+    return {k: contexts[k] for k in ("github", "inputs")} | {
+        "matrix": cell,
+        "runner": {"os": "Linux", "arch": "X64", "environment": "github-hosted"},
+    }
 
 
 def _input_defaults(document: dict) -> dict[str, Any]:

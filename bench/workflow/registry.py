@@ -177,6 +177,7 @@ _STAND_INS = {
     "scientific-python/circleci-artifacts-redirector-action": "links another CI's artifacts",
     "scientific-python/issue-from-pytest-log-action": "opens an issue from a test log",
     "ncipollo/release-action": "publishes a release",
+    "tiangolo/pr-submit": "makes a token for the API",
 }
 STAND_INS: dict[str, ActionSpec] = {
     name: ActionSpec(name, None, "setup", stand_in=why) for name, why in _STAND_INS.items()
