@@ -103,7 +103,7 @@ def bench_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("real")
     wheelhouse = root / "wheelhouse"
     wheelhouse.mkdir()
-    repack_closure(["uv", "pytest"], wheelhouse)
+    repack_closure(["uv", "pytest", "poetry"], wheelhouse)
     build_set(wheelhouse)
     deps = root / "tiny"
     (deps / "tests").mkdir(parents=True)
@@ -219,7 +219,7 @@ def _mirror_job(text: str, tmp_path: Path, deps: Path, mirror: MirrorServer, sto
         checkout=Revision((deps,)),
     )
     with open(tmp_path / "job.log", "wb") as log:
-        return JobRun(load_workflow(workflow_file), ctx, log=log).run()
+        return JobRun(load_workflow(workflow_file), ctx, log=log, mirror=mirror).run()
 
 
 @pytest.fixture(scope="module")
@@ -311,3 +311,36 @@ def test_setup_uv_activates_a_venv_and_exports_its_settings(tmp_path, bench_root
     assert seen["python"] == "3.11" and uv["python-version"] == "3.11"
     assert uv["cache-hit"] == "false" and uv["uv-version"]
     assert [entry.key for entry in store.entries()] == [uv["cache-key"]]
+
+
+INSTALL_POETRY = """\
+on: push
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v6
+      - uses: actions/setup-python@v7
+        with: {python-version: '3.11'}
+      - uses: snok/install-poetry@76e04a911780d5b312d89783f7b1cd627778900a # v1.4.1
+        with:
+          virtualenvs-create: true
+          virtualenvs-in-project: true
+      - id: poetry
+        run: |
+          echo "where=$(command -v poetry)" >> "$GITHUB_OUTPUT"
+          echo "in-project=$(poetry config virtualenvs.in-project)" >> "$GITHUB_OUTPUT"
+          poetry --version
+"""
+
+
+def test_install_poetry_puts_poetry_from_the_mirror_on_the_path(tmp_path, bench_root, mirror):
+    result = _mirror_job(
+        INSTALL_POETRY, tmp_path, bench_root[2], mirror, CacheStore(tmp_path / "s")
+    )
+    assert result.success, result.error
+    outputs = result.outputs["poetry"]
+    home = (tmp_path / "runner" / "home" / "runner").resolve()
+    assert outputs == {"where": str(home / ".local/bin/poetry"), "in-project": "true"}
+    install = next(s for s in result.steps if (s.uses or "").startswith("snok/"))
+    assert install.phase == "setup" and install.mirror_files > 10  # poetry and what it needs
