@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -492,3 +493,11 @@ def test_an_exact_patch_release_takes_the_machines_one_of_that_minor():
     assert interpreter_for(have) == (installed_interpreters()[-1], None)
     with pytest.raises(BenchError, match=r"nor does 2\.5"):
         interpreter_for("2.5.1")
+
+
+def test_the_architecture_documents_every_stand_in():
+    from bench.workflow.registry import STAND_INS
+
+    text = (Path(__file__).parents[1] / "docs" / "architecture.md").read_text()
+    for name, spec in STAND_INS.items():
+        assert f"| `{name}` | {spec.stand_in} |" in text
