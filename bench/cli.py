@@ -189,6 +189,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="your own workflow file with one job, e.g. .github/workflows/ci.yml (repeatable)",
     )
     run.add_argument(
+        "--job",
+        default=None,
+        metavar="NAME",
+        help="the job to run from each --workflow file (needed when a file has several)",
+    )
+    run.add_argument(
+        "--matrix",
+        action="append",
+        default=[],
+        type=_matrix_choice,
+        metavar="KEY=VALUE",
+        help="pick a matrix cell, e.g. --matrix python-version=3.12 (repeatable; default: the "
+        "first cell that runs on Linux)",
+    )
+    run.add_argument(
         "--states", type=_states, default=None, help="cache states, e.g. cold,warm,partial"
     )
     run.add_argument(
@@ -234,6 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(takes no other option)",
     )
     run.set_defaults(handler=cmd_run)
+
+    check = commands.add_parser(
+        "check-workflow",
+        help="say, for each job of each file, whether the harness can run it and what blocks it",
+    )
+    check.add_argument("files", nargs="+", metavar="FILE", help="workflow files to check")
+    check.add_argument(
+        "--json", action="store_true", help="print a JSON list of {file, job, runnable, blockers}"
+    )
+    check.set_defaults(handler=cmd_check_workflow)
 
     report = commands.add_parser("report", help="tables, figures and report.md from a run")
     report.add_argument(
@@ -590,6 +615,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         scenarios=args.scenario,
         deps=args.deps,
         workflows=args.workflow,
+        job=args.job,
+        matrix=[f"{key}={value}" for key, value in args.matrix],
         states=args.states,
         reps=args.reps,
         budget=args.budget,
@@ -606,6 +633,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     failures = execute.execute(state)
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def cmd_check_workflow(args: argparse.Namespace) -> int:
+    from bench.workflow.check import check_files, render_json, render_table
+
+    verdicts = check_files(args.files)  # an unreadable or non-YAML file: error, exit 2
+    print(render_json(verdicts) if args.json else render_table(verdicts))
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -697,6 +732,13 @@ def _reps(text: str) -> int | str:
         raise argparse.ArgumentTypeError(
             f"expected 'auto' or a whole number, got {text!r}"
         ) from None
+
+
+def _matrix_choice(text: str) -> tuple[str, str]:
+    key, separator, value = text.partition("=")
+    if not separator or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
 
 
 def _states(text: str) -> list[str]:

@@ -50,8 +50,9 @@ from bench.runner.pythons import select_interpreter
 from bench.runner.sandbox import create_sandbox, remove_sandbox, runner_environment
 from bench.stats import BUSY_THRESHOLD, successful_totals
 from bench.trial import JobOutcome, TrialSetup, copy_store, observed_state_error, run_job
-from bench.workflow.actions import install_python
+from bench.workflow.expressions import ExpressionError, interpolate
 from bench.workflow.model import Workflow
+from bench.workflow.setup_python import install_python
 
 RESULTS_ROOT = Path(__file__).resolve().parents[1] / "results"
 budget_clock = time.monotonic  # what --budget is measured with (tests replace it)
@@ -392,9 +393,15 @@ def prepare_pythons(workflows: dict[str, Workflow], setup: TrialSetup) -> None:
     versions = set()
     for workflow in workflows.values():
         for step in workflow.steps:
-            spec = step.with_.get("python-version", "")
-            if (step.uses or "").startswith("actions/setup-python") and spec and "${{" not in spec:
-                versions.add(select_interpreter(spec))
+            if step.action is None or step.action.name != "actions/setup-python":
+                continue
+            try:  # a matrix cell's version is known now; anything else only when the job runs
+                text = interpolate(
+                    step.with_.get("python-version", ""), {"matrix": workflow.matrix}, {}
+                )
+            except ExpressionError:
+                continue
+            versions.update(select_interpreter(line) for line in text.split() if line)
     for interpreter in versions:
         sandbox = create_sandbox(setup.runner_root, repo="prepare")
         location = sandbox.tool_cache / "Python" / interpreter.version / "x64"
@@ -472,6 +479,8 @@ def _run_trial(trial: Trial, state: RunState, setup: TrialSetup, work: Path) -> 
         trial_id=trial.id,
         scenario=cell.scenario.name,
         workflow=str(cell.scenario.workflow),
+        job=cell.scenario.job.job_name,
+        matrix=dict(cell.scenario.job.matrix),
         deps=cell.deps.name,
         state=cell.state,
         repetition=trial.repetition,

@@ -74,6 +74,8 @@ class PlanOptions:
     scenarios: list[str] = field(default_factory=list)
     deps: list[str] = field(default_factory=list)
     workflows: list[str] = field(default_factory=list)
+    job: str | None = None  # the job of each --workflow file (None: its only job)
+    matrix: list[str] = field(default_factory=list)  # KEY=VALUE choices of a matrix cell
     states: list[str] = field(default_factory=lambda: list(STATES))
     reps: int = DEFAULT_REPS
     profile: str = DEFAULT_PROFILE
@@ -99,6 +101,8 @@ class RunRequest:
     scenarios: list[str] = field(default_factory=list)
     deps: list[str] = field(default_factory=list)
     workflows: list[str] = field(default_factory=list)
+    job: str | None = None
+    matrix: list[str] = field(default_factory=list)  # KEY=VALUE
     states: list[str] | None = None
     reps: int | str | None = None  # a number, or "auto"
     budget: float | None = None  # minutes, with reps "auto"
@@ -112,10 +116,12 @@ class RunRequest:
 
     def plan_choices(self) -> list[str]:
         """The options given that decide a plan (a resumed run keeps its own)."""
-        chosen = [name for name in ("scenarios", "deps", "workflows") if getattr(self, name)]
+        chosen = [
+            name for name in ("scenarios", "deps", "workflows", "matrix") if getattr(self, name)
+        ]
         chosen += [
             name
-            for name in ("states", "reps", "budget", "profile", "seed", "out")
+            for name in ("job", "states", "reps", "budget", "profile", "seed", "out")
             if getattr(self, name) is not None
         ]
         flags = ("quick", "retry_busy", "no_sync")
@@ -136,6 +142,8 @@ class RunRequest:
             scenarios=list(self.scenarios),
             deps=list(self.deps),
             workflows=list(self.workflows),
+            job=self.job,
+            matrix=list(self.matrix),
             states=self.states or list(QUICK_STATES if self.quick else STATES),
             reps=reps,
             auto=auto,
@@ -170,9 +178,11 @@ def select_scenarios(options: PlanOptions) -> list[Scenario]:
         if name not in shipped:
             raise BenchError(f"no scenario {name!r}; give one of {', '.join(shipped)}")
         chosen.append(shipped[name])
+    choice = dict(item.split("=", 1) for item in options.matrix)
     for text in options.workflows:
         path = Path(text).resolve()  # a broken workflow is reported before anything runs
-        chosen.append(Scenario(name=path.stem, workflow=path, job=load_workflow(path)))
+        job = load_workflow(path, options.job, choice)
+        chosen.append(Scenario(name=path.stem, workflow=path, job=job))
     return chosen or list(shipped.values())
 
 

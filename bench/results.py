@@ -52,6 +52,8 @@ class StepRecord:
     cache: dict[str, Any] | None = None  # role, key, paths, matched_key, cache_hit, saved, ...
     outputs: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    stand_in: bool = False  # an action stood in for by a no-op (see workflow.registry)
+    part_of: str | None = None  # the local composite action this step belongs to
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,6 +118,8 @@ class TrialRecord:
     schema: int = SCHEMA_VERSION
     run_id: str = ""
     workflow: str = ""
+    job: str = ""  # the job's id in its workflow file
+    matrix: dict[str, Any] = field(default_factory=dict)  # the matrix cell that ran
     repetition: int = 1
     started_at: str = ""
     error: str | None = None

@@ -14,9 +14,10 @@ from bench.depsets import Revision
 from bench.ghcache.store import CacheStore
 from bench.runner.pythons import Interpreter
 from bench.runner.sandbox import SYSTEM_PATH, create_sandbox, runner_environment
-from bench.workflow.actions import ActionContext, install_python
+from bench.workflow.actions import ActionContext
 from bench.workflow.job import JobRun
 from bench.workflow.parse import parse_workflow
+from bench.workflow.setup_python import install_python
 
 MARKER = "BENCH_HOST_MARKER_7f3a"
 ALLOWED_PREFIXES = ("RUNNER_", "GITHUB_", "PIP_", "UV_", "PIPENV_", "XDG_")

@@ -401,19 +401,20 @@ def test_a_failing_python_preparation_is_one_line_before_any_trial(tmp_path):
 
 def test_a_failing_setup_python_fails_one_trial_not_the_run(small_set, tmp_path, monkeypatch):
     from bench.runner.pythons import Interpreter
-    from bench.workflow import actions
+    from bench.workflow import interpreters
 
     wheelhouse, deps = small_set
     broken = tmp_path / "python3.11"
     broken.write_text("#!/bin/sh\nexit 1\n")
     broken.chmod(0o755)
     interpreter = Interpreter("3.11.98", str(broken))
-    monkeypatch.setattr(actions, "select_interpreter", lambda spec: interpreter)
+    monkeypatch.setattr(interpreters, "select_interpreter", lambda spec: interpreter)
     monkeypatch.setattr(execute, "prepare_pythons", lambda workflows, setup: None)
     job = textwrap.dedent("""\
         on: push
         jobs:
           build:
+            runs-on: ubuntu-latest
             steps:
               - uses: actions/setup-python@v5
                 with: {python-version: '3.11'}

@@ -63,6 +63,10 @@ def run(text: str, tmp_path: Path, repo: Path, store: CacheStore | None = None, 
     ("text", "message"),
     [
         (job("- run: echo hi\n", extra="services: {}\n"), "'services' is not supported"),
+        (
+            job("- run: echo hi\n").replace("    runs-on", "    services: {}\n    runs-on"),
+            "runs no containers",
+        ),
         (job("- uses: docker/build-push-action@v6\n"), "docker/build-push-action@v6"),
         (job("- uses: actions/cache@v4\n  with: {colour: red}\n"), "no input 'colour'"),
         (job("- run: echo ${{ runner.os == }}\n"), "step 1"),
@@ -70,11 +74,11 @@ def run(text: str, tmp_path: Path, repo: Path, store: CacheStore | None = None, 
         (job("- run: echo hi\n  uses: actions/checkout@v4\n"), "exactly one of"),
         (job("- run: echo hi\n  shell: pwsh\n"), "shell 'pwsh'"),
         (job("- run: echo hi\n  timeout: 3\n"), "'timeout' is not supported"),
-        ("on: push\njobs: {a: {steps: [{run: x}]}, b: {steps: [{run: y}]}}\n", "exactly one job"),
+        ("on: push\njobs: {a: {steps: [{run: x}]}, b: {steps: [{run: y}]}}\n", "--job NAME"),
         (
-            "on: push\njobs:\n  t:\n    strategy: {matrix: {py: ['3.10', '3.11']}}\n"
-            "    steps: [{run: x}]\n",
-            "give one value",
+            "on: push\njobs:\n  t:\n    runs-on: ${{ matrix.os }}\n"
+            "    strategy: {matrix: {os: [windows-latest, macos-14]}}\n    steps: [{run: x}]\n",
+            "not Windows",
         ),
         (job("- id: a\n  run: x\n- id: a\n  run: y\n"), "used twice"),
     ],

@@ -32,10 +32,13 @@ def hash_files(
     workspace: str | os.PathLike[str],
     home: str | os.PathLike[str] | None = None,
     follow_symbolic_links: bool = False,
+    workspace_only: bool = True,
 ) -> str:
     """Return the runner's ``hashFiles(*patterns)`` for ``workspace``.
 
     A leading ``--follow-symbolic-links`` argument turns following on, as in the expression.
+    ``workspace_only=False`` also hashes matched files outside the workspace, as setup-uv's own
+    copy of the function does.
     """
     if patterns and patterns[0] == FOLLOW_FLAG:
         follow_symbolic_links = True
@@ -55,7 +58,7 @@ def hash_files(
             workdir=root,
             options=GlobOptions(follow_symbolic_links=follow_symbolic_links),
         ):
-            if not path.startswith(root + os.sep):
+            if workspace_only and not path.startswith(root + os.sep):
                 continue  # the runner ignores anything outside GITHUB_WORKSPACE
             try:
                 mode = os.stat(path).st_mode

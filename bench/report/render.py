@@ -235,6 +235,16 @@ def _metadata(run_info: dict[str, Any], records: Sequence[TrialRecord]) -> str:
             + (" (with local changes)" if harness.get("dirty") else ""),
         ),
     ]
+    stood_in = sorted(
+        {
+            f"{s.uses} ({r.scenario})"
+            for r in records
+            for s in r.steps
+            if s.stand_in
+        }
+    )
+    if stood_in:  # no-ops for actions that touch no dependencies (upload, publish, report…)
+        rows.append(("steps stood in for", ", ".join(stood_in)))
     lines = ["| | |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows]
     return "\n".join(lines) + "\n"
 

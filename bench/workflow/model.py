@@ -1,17 +1,19 @@
-"""A workflow's one job, as plain data."""
+"""A workflow's job, as plain data: the one job (and matrix cell) a trial runs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.workflow.refs import ActionRef
+
 
 @dataclass(frozen=True)
 class Step:
-    index: int  # 1-based, as the step's position in the job
+    index: int  # 1-based, as the step's position in the job (or in its composite action)
     name: str | None
     id: str | None
-    uses: str | None
+    uses: str | None  # as written
     run: str | None
     with_: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
@@ -19,6 +21,9 @@ class Step:
     shell: str | None = None
     working_directory: str | None = None
     continue_on_error: bool | str = False
+    action: ActionRef | None = None  # what ``uses`` names, with the comment after it
+    composite: CompositeAction | None = None  # for ``uses: ./path`` (a local composite action)
+    env_from: str | None = None  # ``env: ${{ matrix.env }}``: a mapping known when the step runs
 
     @property
     def label(self) -> str:
@@ -32,13 +37,47 @@ class Step:
 
 
 @dataclass(frozen=True)
+class CompositeInput:
+    name: str
+    default: str = ""
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class CompositeAction:
+    """A local ``action.yml`` with ``runs.using: composite``."""
+
+    path: Path  # the action's folder (``github.action_path``)
+    name: str
+    inputs: tuple[CompositeInput, ...]
+    outputs: dict[str, str]  # name: value expression
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
 class Workflow:
     path: Path
     name: str
-    job_name: str
+    job_name: str  # the job's id
     env: dict[str, str]
     job_env: dict[str, str]
     steps: list[Step]
-    matrix: dict[str, object] = field(default_factory=dict)
+    matrix: dict[str, object] = field(default_factory=dict)  # the cell this run takes
     default_shell: str | None = None
     default_working_directory: str | None = None
+    runs_on: str = "ubuntu-latest"
+    set_aside: tuple[str, ...] = ()  # job keys accepted but not acted on, for the log
+    cells: int = 1  # how many matrix cells the job has
+
+    @property
+    def matrix_label(self) -> str:
+        """``python-version=3.12, os=ubuntu-latest``: how logs and records name the cell."""
+        return ", ".join(f"{k}={_value_text(v)}" for k, v in self.matrix.items())
+
+
+def _value_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -1,23 +1,36 @@
-"""Read a workflow file into a ``Workflow``, refusing what the harness would not run faithfully.
+"""Read a workflow file: every job, whether the harness can run it, and the job a trial runs.
 
-Every key outside the supported subset is an error naming the file, the step and the key,
-because silently skipping, say, a ``services:`` block would time a different job.
+``check_file`` collects, for each job, every construct that blocks it (``check-workflow``
+prints them all); ``load_workflow`` returns the one job (and matrix cell) to run, or raises an
+error naming file, job, step and construct. Nothing blocking is skipped silently, because
+skipping, say, a ``services:`` block would time a different job. Job keys that only matter
+between jobs (``needs``, ``outputs``, ``if``…) are accepted for a job run alone and named in
+the trial's log. Parsing loads no execution code: actions are looked up in ``registry``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bench.errors import BenchError
-from bench.workflow.actions import ActionError, find_action
-from bench.workflow.expressions import ExpressionError, parse, split_template
+from bench.workflow import matrix as matrices
+from bench.workflow.cells import (
+    input_defaults,
+    interpreter_problems,
+    linux_cells,
+    set_aside_lines,
+    static_if_contexts,
+)
 from bench.workflow.model import Step, Workflow
+from bench.workflow.steps import COMMENT, SHELLS, Loader, parse_steps, string_map
 
-# Keys accepted and ignored: they do not change what a single hosted job does on one runner.
 _WORKFLOW_KEYS = {"name", "on", "env", "jobs", "permissions", "concurrency", "defaults", "run-name"}
+# Accepted for a job run alone; each is named in the log as set aside (see set_aside_lines).
 _JOB_KEYS = {
     "runs-on",
     "steps",
@@ -29,166 +42,183 @@ _JOB_KEYS = {
     "permissions",
     "concurrency",
     "continue-on-error",
-}
-_STEP_KEYS = {
-    "name",
-    "id",
-    "uses",
-    "run",
-    "with",
-    "env",
     "if",
-    "shell",
-    "working-directory",
-    "continue-on-error",
-    "timeout-minutes",
+    "needs",
+    "outputs",
+    "environment",
 }
-_SHELLS = {"bash", "sh", "python"}
+_REFUSED_JOB_KEYS = {
+    "services": "services: the harness runs no containers (service containers are not started)",
+    "container": "container: the harness runs no containers (the job would run inside one)",
+    "uses": "uses: calls a reusable workflow; run the called workflow's job instead",
+}
 
 
 class WorkflowError(BenchError):
-    """A workflow the harness cannot run; the message names file, step and construct."""
+    """A workflow the harness cannot run; the message names file, job, step and construct."""
 
 
-def load_workflow(path: Path) -> Workflow:
+@dataclass
+class JobCheck:
+    """One job of a file: what blocks it (empty when it runs) and, if it runs, the job."""
+
+    job: str
+    blockers: list[str] = field(default_factory=list)
+    workflow: Workflow | None = None
+
+    @property
+    def runnable(self) -> bool:
+        return not self.blockers
+
+
+def read_document(path: Path) -> dict:
+    """The file's YAML as a mapping; an error when it cannot be read or is not a workflow."""
     try:
         text = path.read_text()
     except OSError as error:
         raise WorkflowError(f"cannot read workflow {path}: {error.strerror}") from None
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=Loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise WorkflowError(f"{path}{where}: not valid YAML") from None
-    return parse_workflow(document, path)
-
-
-def parse_workflow(document: Any, path: Path) -> Workflow:
-    where = str(path)
     if not isinstance(document, dict):
-        raise WorkflowError(f"{where}: a workflow is a mapping with 'jobs'")
-    document = {("on" if key is True else key): value for key, value in document.items()}
-    _refuse_unknown(document, _WORKFLOW_KEYS, where)
+        raise WorkflowError(f"{path}: a workflow is a mapping with 'jobs'")
+    return {("on" if key is True else key): value for key, value in document.items()}
+
+
+def check_file(path: Path, matrix: Mapping[str, str] | None = None) -> list[JobCheck]:
+    """Every job of the file with every construct that blocks it."""
+    document = read_document(path)
     jobs = document.get("jobs")
-    if not isinstance(jobs, dict) or len(jobs) != 1:
-        names = ", ".join(jobs) if isinstance(jobs, dict) else "none"
-        raise WorkflowError(f"{where}: a scenario is exactly one job (found: {names})")
-    job_name, job = next(iter(jobs.items()))
-    where_job = f"{where}: job {job_name!r}"
-    if not isinstance(job, dict):
-        raise WorkflowError(f"{where_job}: a job is a mapping with 'steps'")
-    _refuse_unknown(job, _JOB_KEYS, where_job)
-    steps = job.get("steps")
-    if not isinstance(steps, list) or not steps:
-        raise WorkflowError(f"{where_job}: no steps")
-    shell, working_directory = _defaults(document, job, where_job)
-    parsed_steps = [_parse_step(raw, i, where_job) for i, raw in enumerate(steps, start=1)]
-    _check_unique_ids(parsed_steps, where_job)
-    return Workflow(
+    if not isinstance(jobs, dict) or not jobs:
+        return [JobCheck("-", ["no jobs: a workflow has a 'jobs' mapping"])]
+    return [check_job(document, path, str(job_id), matrix) for job_id in jobs]
+
+
+def load_workflow(
+    path: Path, job: str | None = None, matrix: Mapping[str, str] | None = None
+) -> Workflow:
+    """The job ``job`` of the file (the only one when ``None``), in the chosen matrix cell."""
+    return parse_workflow(read_document(path), path, job, matrix)
+
+
+def parse_workflow(
+    document: Any,
+    path: Path,
+    job: str | None = None,
+    matrix: Mapping[str, str] | None = None,
+) -> Workflow:
+    if not isinstance(document, dict):
+        raise WorkflowError(f"{path}: a workflow is a mapping with 'jobs'")
+    document = {("on" if key is True else key): value for key, value in document.items()}
+    jobs = document.get("jobs")
+    if not isinstance(jobs, dict) or not jobs:
+        raise WorkflowError(f"{path}: no jobs")
+    names = [str(name) for name in jobs]
+    if job is None:
+        if len(names) != 1:
+            raise WorkflowError(
+                f"{path} has {len(names)} jobs ({', '.join(names)}); choose one with --job NAME"
+            )
+        job = names[0]
+    elif job not in names:
+        raise WorkflowError(f"{path} has no job {job!r}; its jobs: {', '.join(names)}")
+    checked = check_job(document, path, job, matrix)
+    if checked.workflow is None:
+        more = len(checked.blockers) - 1
+        tail = f" (and {more} more: see python -m bench check-workflow {path})" if more else ""
+        raise WorkflowError(f"{path}: job {job!r}: {checked.blockers[0]}{tail}")
+    return checked.workflow
+
+
+def check_job(
+    document: dict, path: Path, job_id: str, wanted: Mapping[str, str] | None = None
+) -> JobCheck:
+    """One job: its blockers, and the ``Workflow`` to run when there are none.
+
+    The cell run is the chosen one, else the first that runs on Linux and whose steps all run
+    here (a Python the machine has, no step refused): a matrix often holds a Windows cell or a
+    Python newer than the machine's, and the job still runs in its other cells. When no cell
+    runs, the blockers are those of the first cell that runs on Linux (or the runs-on reasons).
+    """
+    check = JobCheck(job_id)
+    problems = check.blockers
+    for key in document:
+        if key not in _WORKFLOW_KEYS and key != COMMENT:
+            problems.append(f"workflow key {key!r} is not supported by the harness")
+    raw = document["jobs"][job_id]
+    if not isinstance(raw, dict):
+        problems.append("a job is a mapping with 'steps'")
+        return check
+    for key in raw:
+        if key == COMMENT or (key in ("with", "secrets") and "uses" in raw):
+            continue
+        if key in _REFUSED_JOB_KEYS:
+            problems.append(_REFUSED_JOB_KEYS[key])
+        elif key not in _JOB_KEYS:
+            problems.append(f"job key {key!r} is not supported by the harness")
+    workflow_env = string_map(document.get("env"), "env", problems)
+    contexts = matrices.static_contexts(workflow_env, input_defaults(document))
+    cells, linux, refusals = linux_cells(raw, contexts, wanted, problems)
+    raw_steps = raw.get("steps")
+    if "uses" in raw:
+        return check
+    if not isinstance(raw_steps, list) or not raw_steps:
+        problems.append("no steps")
+        return check
+    root = _repository_root(path)
+    chosen: tuple[dict[str, Any], str, list[Step]] | None = None
+    first_problems: list[str] | None = None
+    for cell, runs_on in linux:
+        cell_problems: list[str] = []
+        static = static_if_contexts(contexts, cell)
+        steps = parse_steps(raw_steps, "", cell_problems, root, 0, static)
+        cell_problems += interpreter_problems(steps, contexts | {"matrix": cell}, static)
+        if not cell_problems:
+            chosen = (cell, runs_on, steps)
+            break
+        if first_problems is None:
+            first_problems = cell_problems
+    if chosen is None:
+        if first_problems is None:  # no Linux cell: its steps' problems still count
+            first_problems = []
+            parse_steps(raw_steps, "", first_problems, root, 0, static_if_contexts(contexts, {}))
+        problems.extend(refusals if not linux else [])
+        problems.extend(first_problems)
+    shell, working_directory = _defaults(document, raw, problems)
+    if "runs-on" not in raw:
+        problems.append("no runs-on")
+    if problems or chosen is None:
+        return check
+    cell, runs_on, steps = chosen
+    check.workflow = Workflow(
         path=path,
         name=str(document.get("name") or path.stem),
-        job_name=str(job_name),
-        env=_string_map(document.get("env"), f"{where}: env"),
-        job_env=_string_map(job.get("env"), f"{where_job}: env"),
-        steps=parsed_steps,
-        matrix=_matrix(job.get("strategy"), where_job),
+        job_name=job_id,
+        env=workflow_env,
+        job_env=string_map(raw.get("env"), "job env", problems),
+        steps=steps,
+        matrix=cell,
         default_shell=shell,
         default_working_directory=working_directory,
+        runs_on=runs_on,
+        set_aside=tuple(set_aside_lines(raw, cells, cell, runs_on)),
+        cells=cells,
     )
+    return check
 
 
-def _parse_step(raw: Any, index: int, where_job: str) -> Step:
-    if not isinstance(raw, dict):
-        raise WorkflowError(f"{where_job}: step {index} is not a mapping")
-    where = f"{where_job}, step {index}" + (f" ({raw['name']!r})" if raw.get("name") else "")
-    _refuse_unknown(raw, _STEP_KEYS, where)
-    uses, run = raw.get("uses"), raw.get("run")
-    if (uses is None) == (run is None):
-        raise WorkflowError(f"{where}: a step has exactly one of 'uses' and 'run'")
-    if run is not None and not isinstance(run, str):
-        raise WorkflowError(f"{where}: 'run' must be a string")
-    if uses is not None:
-        try:
-            _handler, accepted, _phase = find_action(str(uses))
-        except ActionError as error:
-            raise WorkflowError(f"{where}: {error}") from None
-        for name in raw.get("with") or {}:
-            if name not in accepted:
-                raise WorkflowError(f"{where}: {uses} has no input {name!r}")
-    shell = raw.get("shell")
-    if shell is not None and str(shell).split()[0] not in _SHELLS:
-        raise WorkflowError(f"{where}: shell {shell!r} is not supported (use bash, sh or python)")
-    step = Step(
-        index=index,
-        name=str(raw["name"]) if raw.get("name") is not None else None,
-        id=str(raw["id"]) if raw.get("id") is not None else None,
-        uses=str(uses) if uses is not None else None,
-        run=run,
-        with_=_string_map(raw.get("with"), f"{where}: with"),
-        env=_string_map(raw.get("env"), f"{where}: env"),
-        if_=_condition(raw.get("if")),
-        shell=str(shell) if shell is not None else None,
-        working_directory=raw.get("working-directory"),
-        continue_on_error=raw.get("continue-on-error", False),
-    )
-    _check_expressions(step, where)
-    return step
+def _repository_root(path: Path) -> Path:
+    """The repository holding the workflow: above ``.github/workflows``, else its folder."""
+    resolved = path.resolve()
+    if resolved.parent.name == "workflows" and resolved.parent.parent.name == ".github":
+        return resolved.parents[2]
+    return resolved.parent
 
 
-def _check_expressions(step: Step, where: str) -> None:
-    """Parse every ``${{ }}`` now, so a broken one is reported before anything runs."""
-    texts = [step.run or "", step.name or "", *step.with_.values(), *step.env.values()]
-    try:
-        for text in texts:
-            for is_expression, part in split_template(text):
-                if is_expression:
-                    parse(part)
-        if step.if_ is not None:
-            pieces = split_template(step.if_)
-            if not any(is_expression for is_expression, _ in pieces):
-                parse(step.if_)
-            else:
-                for is_expression, part in pieces:
-                    if is_expression:
-                        parse(part)
-    except ExpressionError as error:
-        raise WorkflowError(f"{where}: {error}") from None
-
-
-def _condition(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _refuse_unknown(mapping: dict, allowed: set[str], where: str) -> None:
-    for key in mapping:
-        if key not in allowed:
-            raise WorkflowError(f"{where}: {key!r} is not supported by the harness")
-
-
-def _string_map(value: Any, where: str) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise WorkflowError(f"{where} must be a mapping")
-    return {str(k): _scalar(v) for k, v in value.items()}
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        raise WorkflowError(f"expected a string, found {type(value).__name__}")
-    return str(value)
-
-
-def _defaults(document: dict, job: dict, where: str) -> tuple[str | None, str | None]:
+def _defaults(document: dict, job: dict, problems: list[str]) -> tuple[str | None, str | None]:
     shell = working_directory = None
     for source in (document.get("defaults"), job.get("defaults")):
         if not source:
@@ -196,36 +226,6 @@ def _defaults(document: dict, job: dict, where: str) -> tuple[str | None, str | 
         run = source.get("run", {}) if isinstance(source, dict) else {}
         shell = run.get("shell", shell)
         working_directory = run.get("working-directory", working_directory)
-    if shell is not None and str(shell).split()[0] not in _SHELLS:
-        raise WorkflowError(f"{where}: default shell {shell!r} is not supported")
+    if shell is not None and str(shell).split()[0] not in SHELLS:
+        problems.append(f"default shell {shell!r} is not supported (use bash, sh or python)")
     return shell, working_directory
-
-
-def _matrix(strategy: Any, where: str) -> dict[str, object]:
-    """A matrix of one combination (``python-version: ['3.11']``); a real fan-out is refused."""
-    if not strategy:
-        return {}
-    matrix = strategy.get("matrix") if isinstance(strategy, dict) else None
-    if not isinstance(matrix, dict):
-        return {}
-    combination: dict[str, object] = {}
-    for key, values in matrix.items():
-        if key in ("include", "exclude"):
-            raise WorkflowError(f"{where}: strategy.matrix.{key} is not supported")
-        values = values if isinstance(values, list) else [values]
-        if len(values) != 1:
-            raise WorkflowError(
-                f"{where}: matrix key {key!r} has {len(values)} values; a scenario is one job, "
-                "so give one value"
-            )
-        combination[str(key)] = values[0]
-    return combination
-
-
-def _check_unique_ids(steps: list[Step], where: str) -> None:
-    seen: set[str] = set()
-    for step in steps:
-        if step.id is not None:
-            if step.id in seen:
-                raise WorkflowError(f"{where}: step id {step.id!r} is used twice")
-            seen.add(step.id)

@@ -1,0 +1,28 @@
+"""The code that runs each action ``registry`` names (imported only to run a job)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bench.workflow import actions, setup_python, setup_uv, standins
+from bench.workflow.actions import ActionContext, ActionResult
+from bench.workflow.registry import BUILTIN, STAND_INS, ActionSpec
+
+Handler = Callable[[dict[str, str], ActionContext], ActionResult]
+
+HANDLERS: dict[str, Handler] = {
+    "actions/checkout": actions.checkout,
+    "actions/setup-python": setup_python.setup_python,
+    "actions/cache": actions.cache,
+    "actions/cache/restore": actions.cache_restore,
+    "actions/cache/save": actions.cache_save,
+    "astral-sh/setup-uv": setup_uv.setup_uv,
+    "snok/install-poetry": standins.install_poetry,
+}
+assert set(HANDLERS) == set(BUILTIN), "every built-in action has a handler"
+
+
+def handler_for(spec: ActionSpec) -> Handler:
+    if spec.name in STAND_INS:
+        return standins.stand_in
+    return HANDLERS[spec.name]
