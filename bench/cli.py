@@ -380,6 +380,45 @@ def build_parser() -> argparse.ArgumentParser:
         help="first-parent commits in the synthetic repository (default 5000)",
     )
     history_speed.set_defaults(handler=cmd_history_speed)
+    # -- bench/advise: a team's repository in, a recommendation out --
+    advise = commands.add_parser(
+        "advise", help="run your job and the candidate strategies on your project; recommend one"
+    )
+    advise.add_argument("path", type=Path, metavar="PATH", help="a git checkout of your project")
+    advise.add_argument(
+        "--job",
+        default=None,
+        metavar="NAME",
+        help="your job that installs and tests, e.g. tests (default: found among your workflows)",
+    )
+    advise.add_argument(
+        "--matrix",
+        action="append",
+        default=[],
+        type=_matrix_choice,
+        metavar="KEY=VALUE",
+        help="your job's matrix cell, e.g. python-version=3.12 (repeatable)",
+    )
+    advise.add_argument(
+        "--test-cmd",
+        default=None,
+        metavar="CMD",
+        help="the test command, e.g. 'pytest -q tests' (default: your job's)",
+    )
+    advise.add_argument(
+        "--budget",
+        type=float,
+        default=15.0,
+        metavar="MINUTES",
+        help="start no trial after this many minutes (default 15)",
+    )
+    advise.add_argument(
+        "--out", type=Path, default=None, help="where the advice folder goes (default: results/)"
+    )
+    advise.add_argument(
+        "--profile", default="github-hosted", help="network profile, e.g. github-hosted or slow"
+    )
+    advise.set_defaults(handler=cmd_advise)
     return parser
 
 
@@ -633,6 +672,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     failures = execute.execute(state)
     return EXIT_FAILED if failures else EXIT_OK
+
+
+def cmd_advise(args: argparse.Namespace) -> int:
+    from bench.advise.command import AdviseOptions, advise, summary_lines
+
+    options = AdviseOptions(
+        path=args.path,
+        job=args.job,
+        matrix=[f"{key}={value}" for key, value in args.matrix],
+        test_cmd=args.test_cmd,
+        budget_min=args.budget,
+        out=args.out.resolve() if args.out else None,
+        profile=args.profile,
+    )
+    result = advise(options)
+    print("\n".join(summary_lines(result)))
+    return EXIT_OK
 
 
 def cmd_check_workflow(args: argparse.Namespace) -> int:

@@ -134,7 +134,7 @@ def real_run(bench_root):
     )
     state = execute.start_run(options, root / "results", port=port)
     failures = execute.execute(state, wheelhouse=wheelhouse, port=port, out=io.StringIO())
-    records = {r["state"]: r for r in results.read_trials(state.run_dir).records}
+    records = {r.state: r.to_json() for r in results.read_trials(state.run_dir).records}
     return state, failures, records
 
 

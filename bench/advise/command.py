@@ -1,0 +1,319 @@
+"""``python -m bench advise PATH``: a team's repository in, a recommendation out.
+
+The steps, each a room's job: the repository's tracked files at HEAD and its dependencies'
+past (``intake.repository``); the team's install-and-test job (``their_job``); the shipped
+strategies retargeted at the project (``candidates``); a run of all of them, their job as it
+is written among them, in adaptive rounds within the budget (``execute``); hit rates from
+replaying the repository's history through each candidate's keys (``history``); the decision
+(``recommend``), ``recommendation.md`` (``render``) and ``recommended.yml`` (``rewrite``).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from ruamel.yaml import YAML
+
+from bench import execute
+from bench.advise.candidates import Candidate, Skipped, candidates_for, write_candidates
+from bench.advise.project import DEFAULT_TEST_COMMAND, project_facts
+from bench.advise.recommend import CandidateTimes, Rates, Verdict, decide
+from bench.advise.render import Advice, render
+from bench.advise.rewrite import actionlint, rewrite, unified_diff
+from bench.advise.their_job import TheirJob, find_their_job
+from bench.errors import BenchError
+from bench.history.command import HistoryOptions, replay_history
+from bench.history.expected import RunTimes, read_run, runs_per_month
+from bench.intake.forms import find_input
+from bench.intake.repository import export_repository
+from bench.intake.resolve import Target
+from bench.locking import BENCH_MIRROR_PORT
+from bench.mirror.fetch import DEFAULT_WHEELHOUSE
+from bench.plan import DEFAULT_PROFILE, WORKFLOWS, PlanOptions
+from bench.results import RESULTS_ROOT
+from bench.stopping import MIN_ROUNDS
+from bench.vocabulary import REFERENCE_SCENARIO
+from bench.workflow.expressions import interpolate
+from bench.workflow.model import Workflow
+from bench.workflow.parse import check_job, load_workflow, read_document
+
+YOURS = "yours"
+DEFAULT_BUDGET_MIN = 15.0
+CAVEATS = (
+    "Times are measured on this machine against a local mirror paced like a GitHub-hosted "
+    "runner's network; a hosted runner's disk and CPU differ, so trust the ratios more than "
+    "the seconds.",
+    "Hit rates replay your branch's first-parent history (one push, one run); pull requests, "
+    "scheduled runs and other workflows sharing the 10 GB store are not counted.",
+    "Your job ran alone: needs, services and matrix cells other than the one chosen were set "
+    "aside.",
+)
+
+
+@dataclass
+class AdviseOptions:
+    path: Path
+    job: str | None = None
+    matrix: list[str] = field(default_factory=list)
+    test_cmd: str | None = None
+    budget_min: float = DEFAULT_BUDGET_MIN
+    out: Path | None = None
+    profile: str = DEFAULT_PROFILE
+    seed: int = 0
+    # Not on the command line: what tests narrow to stay small and offline.
+    strategies: list[str] = field(default_factory=list)  # shipped scenarios tried (default: all)
+    reps: int | None = None  # fixed repetitions instead of adaptive rounds
+    wheelhouse: Path = DEFAULT_WHEELHOUSE
+    port: int = BENCH_MIRROR_PORT
+    fetch: bool = True  # fill the wheelhouse (tests bring theirs filled)
+
+
+@dataclass(frozen=True)
+class AdviseResult:
+    folder: Path
+    recommendation: Path
+    recommended: Path | None
+    verdict: Verdict | None
+    seconds: float
+    trials: int
+
+
+def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
+    started = time.monotonic()
+    repo = options.path.resolve()
+    if not (repo / ".git").exists() and not (repo / "HEAD").is_file():
+        raise BenchError(f"{repo} is not a git repository; give a git checkout of the project")
+    folder = _advise_folder(options.out, repo.name)
+    exported = export_repository(repo, folder / "repository" / repo.name)
+    their = find_their_job(exported.folder, options.job)
+    test_command = options.test_cmd or their.test_command or DEFAULT_TEST_COMMAND
+    print(f"your job: {their.workflow.name}:{their.job_id}; tests: {test_command}", file=out)
+    if exported.previous_commit is None:
+        print("no earlier revision of the dependency files: no partial state", file=out)
+    facts = project_facts(find_input(exported.folder), test_command)
+    shipped = sorted(WORKFLOWS.glob("*.yml"))
+    if options.strategies:
+        shipped = [p for p in shipped if p.stem in options.strategies]
+    chosen, skipped = candidates_for(shipped, facts)
+    blockers = _blockers(their, options.matrix)
+    python = None
+    if blockers:
+        skipped.append(Skipped(YOURS, "cannot run here: " + "; ".join(blockers)))
+    else:
+        workflow = load_workflow(their.workflow, their.job_id, _choice(options.matrix))
+        cell = dict(workflow.matrix)
+        python = their_python(workflow)
+        if python:
+            chosen = [with_python(c, python) for c in chosen]
+        chosen.append(Candidate(YOURS, their_job_alone(their, cell)))
+        print(f"your job's matrix cell: {cell or 'none'}; Python {python or '3.11'}", file=out)
+    files = write_candidates(chosen, folder / "candidates")
+    for skip in skipped:
+        print(f"not tried: {skip.name}: {skip.reason}", file=out)
+    plan = PlanOptions(
+        workflows=[str(p) for p in files],
+        deps=[str(exported.folder)],
+        reps=options.reps or MIN_ROUNDS,
+        auto=options.reps is None,
+        budget_min=options.budget_min if options.reps is None else None,
+        profile=options.profile,
+        seed=options.seed,
+    )
+    state = execute.start_run(plan, folder / "runs", port=options.port)
+    if options.fetch:
+        target = Target(python_version=_minor(python) if python else "3.11")
+        execute.fill_wheelhouse(
+            {t.cell.deps for t in state.trials}, options.wheelhouse, state.run_dir, out, target
+        )
+    execute.execute(state, wheelhouse=options.wheelhouse, port=options.port, out=out)
+    times = read_run(state.run_dir)
+    replay = replay_history(
+        HistoryOptions(repo=repo, workflows=files, run_dir=state.run_dir, out=folder / "history")
+    )
+    candidates, cadence = _candidate_times(chosen, times, replay, exported.folder.name)
+    verdict = decide(candidates, baseline=YOURS) if _rankable(candidates) else None
+    recommended, findings = _write_recommended(verdict, chosen, their, folder, test_command)
+    advice = Advice(
+        project=repo.name,
+        baseline=YOURS,
+        candidates=candidates,
+        verdict=verdict,
+        skipped=skipped,
+        failures=_failures(state.run_dir),
+        archive_mb={n: b / 1e6 for (_, n), b in times.archive_bytes.items()},
+        runs_per_month=cadence or 0.0,
+        uncertain=_uncertain(state.run_dir),
+        caveats=list(CAVEATS),
+        recommended_file=recommended.name if recommended else None,
+        lint_findings=findings,
+    )
+    recommendation = folder / "recommendation.md"
+    recommendation.write_text(render(advice))
+    return AdviseResult(
+        folder, recommendation, recommended, verdict, time.monotonic() - started,
+        len(state.records),
+    )  # fmt: skip
+
+
+def summary_lines(result: AdviseResult) -> list[str]:
+    """The answer in a few lines for the terminal, then the paths."""
+    verdict = result.verdict
+    if verdict is None:
+        lines = ["advice: no recommendation (no candidate ran in every state it needs)"]
+    else:
+        how = {True: "significantly faster than", False: "a tie with", None: "ahead of"}
+        lines = [f"advice: use {verdict.winner}"]
+        if verdict.runner_up:
+            lines.append(f"  {how[verdict.significant]} {verdict.runner_up}")
+        if verdict.saving is not None:
+            lines.append(f"  saves {verdict.saving.estimate:.1f} s per run against your job")
+    lines.append(f"  {result.trials} trials in {result.seconds / 60:.1f} min")
+    lines.append(f"recommendation: {result.recommendation}")
+    if result.recommended is not None:
+        lines.append(f"job to paste: {result.recommended} (diff: recommended.diff)")
+    return lines
+
+
+def _advise_folder(out: Path | None, name: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    folder = (out or RESULTS_ROOT) / f"advise-{name}-{stamp}"
+    folder.mkdir(parents=True)
+    return folder.resolve()
+
+
+def their_python(workflow: Workflow) -> str | None:
+    """The Python version their setup step asks for, in the chosen cell (None: not said)."""
+    for step in workflow.steps:
+        uses = (step.uses or "").split("@")[0]
+        if uses in ("actions/setup-python", "astral-sh/setup-uv") and step.with_.get(
+            "python-version"
+        ):
+            contexts = {"matrix": dict(workflow.matrix), "env": {}}
+            value = interpolate(step.with_["python-version"], contexts, {})
+            lines = [line.strip() for line in value.splitlines() if line.strip()]
+            return lines[-1] if lines else None
+    return None
+
+
+def with_python(candidate: Candidate, python: str) -> Candidate:
+    """The candidate on the Python version their job uses (the shipped ones say 3.11)."""
+    text = candidate.text.replace("python-version: '3.11'", f"python-version: '{python}'")
+    return Candidate(candidate.name, text)
+
+
+def _minor(python: str) -> str:
+    found = re.search(r"3\.\d+", python)
+    return found.group(0) if found else "3.11"
+
+
+def _choice(matrix: list[str]) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in matrix)
+
+
+def _blockers(their: TheirJob, matrix: list[str]) -> list[str]:
+    document = read_document(their.workflow)
+    return check_job(document, their.workflow, their.job_id, _choice(matrix) or None).blockers
+
+
+def their_job_alone(their: TheirJob, cell: dict[str, object]) -> str:
+    """Their workflow with only the chosen job, in the chosen matrix cell: run as written,
+    the other jobs and cells set aside."""
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    document = yaml.load(their.workflow.read_text())
+    for job_id in [j for j in document["jobs"] if str(j) != their.job_id]:
+        del document["jobs"][job_id]
+    job = document["jobs"][their.job_id]
+    job.pop("needs", None)
+    if cell:
+        job.setdefault("strategy", {})["matrix"] = {"include": [cell]}
+    buffer = io.StringIO()
+    yaml.dump(document, buffer)
+    return buffer.getvalue()
+
+
+def _candidate_times(
+    chosen: list[Candidate], times: RunTimes, replay: dict, deps: str
+) -> tuple[list[CandidateTimes], float | None]:
+    strategies = replay["strategies"]
+    cadence = None
+    candidates = []
+    for candidate in chosen:
+        entry = strategies.get(f"{candidate.name}.yml:{_job_of(candidate)}")
+        if entry is not None:
+            rates = Rates(entry["exact"] / entry["runs"], entry["partial"] / entry["runs"],
+                          entry["miss"] / entry["runs"])  # fmt: skip
+            cadence = cadence or runs_per_month(entry["runs"], _span(replay))
+        else:  # caches nothing: every run is a cold one
+            rates = Rates(0.0, 0.0, 1.0)
+        totals = {
+            state: values
+            for (set_name, scenario, state), values in times.totals.items()
+            if set_name == deps and scenario == candidate.name
+        }
+        candidates.append(CandidateTimes(candidate.name, totals, rates))
+    return candidates, cadence
+
+
+def _job_of(candidate: Candidate) -> str:
+    document = YAML(typ="safe").load(candidate.text)
+    return str(next(iter(document["jobs"])))
+
+
+def _span(replay: dict) -> int:
+    return int(replay.get("span_seconds") or 0)
+
+
+def _rankable(candidates: list[CandidateTimes]) -> bool:
+    return any(not c.missing_states() for c in candidates)
+
+
+def _write_recommended(
+    verdict: Verdict | None,
+    chosen: list[Candidate],
+    their: TheirJob,
+    folder: Path,
+    test_command: str,
+) -> tuple[Path | None, list[str]]:
+    if verdict is None:
+        return None, []
+    their_text = their.workflow.read_text()
+    if verdict.winner == YOURS:
+        new_text = their_text
+    else:
+        winner = next(c for c in chosen if c.name == verdict.winner)
+        new_text = rewrite(their_text, their.job_id, winner.text, test_command)
+    recommended = folder / "recommended.yml"
+    recommended.write_text(new_text)
+    name = f".github/workflows/{their.workflow.name}"
+    (folder / "recommended.diff").write_text(unified_diff(their_text, new_text, name))
+    return recommended, actionlint(recommended)
+
+
+def _failures(run_dir: Path) -> dict[str, str]:
+    from bench.results import latest_attempts, read_trials
+
+    failures: dict[str, str] = {}
+    for record in latest_attempts(read_trials(run_dir).records):
+        if not record.succeeded and record.scenario not in failures:
+            log = run_dir / "logs" / f"{record.trial_id.replace('/', '-')}.log"
+            tail = log.read_text(errors="replace").splitlines()[-15:] if log.is_file() else []
+            failures[record.scenario] = "\n".join([record.error or "failed", *tail])
+    return failures
+
+
+def _uncertain(run_dir: Path) -> list[str]:
+    from bench.results import RUN_FILE, read_json
+
+    stopping = read_json(run_dir / RUN_FILE).get("stopping", {})
+    return [f"{cell}: {why}" for cell, why in sorted(stopping.items()) if "budget" in why]
+
+
+__all__ = ["REFERENCE_SCENARIO", "AdviseOptions", "Skipped", "advise"]
