@@ -63,8 +63,9 @@ def derive_projects(folder: Path, index_url: str, python: str, name: str | None 
     ``Pipfile.lock``, into ``folder``.
 
     No ``[build-system]`` is written, so uv treats the project as virtual (it installs the pins,
-    not the project itself), as poetry's ``package-mode = false`` does. The mirror at ``index_url`` must be serving. The tools run in a scratch home, so nothing of
-    the user's configuration or caches is read or written.
+    not the project itself), as poetry's ``package-mode = false`` does. The mirror at
+    ``index_url`` must be serving. The tools run in a scratch home, so nothing of the user's
+    configuration or caches is read or written.
     """
     versions = pinned_versions(folder / "requirements.txt")
     project_name = name or folder.name
