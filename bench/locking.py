@@ -1,10 +1,11 @@
-"""Derive a set's poetry and pipenv projects from its pins, and lock them against the mirror.
+"""Derive a set's poetry, uv and pipenv projects from its pins, and lock them against the mirror.
 
 The pins in ``requirements.txt`` are the truth: every pinned package (transitive ones
-included) becomes an exact requirement of the poetry project and of the Pipfile, so the three
-describe the same versions. Locking happens against the project's own mirror at its fixed
-address (``BENCH_INDEX_URL``), which lock files record; the mirror must also hold the packages
-other platforms need (``scenarios/tools/lock-only.txt``) because poetry locks for all of them.
+included) becomes an exact requirement of the project's ``[project]`` table (read by poetry and
+uv alike) and of the Pipfile, so the four files describe the same versions. Locking happens
+against the project's own mirror at its fixed address (``BENCH_INDEX_URL``), which lock files
+record; the mirror must also hold the packages other platforms need
+(``scenarios/tools/lock-only.txt``) because poetry and uv lock for all of them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bench.mirror.clients import (
     pipfile_source,
     poetry_source,
     scrubbed_environment,
+    uv_index,
 )
 from bench.mirror.fetch import read_pins
 
@@ -44,7 +46,7 @@ def pyproject_text(name: str, versions: dict[str, str], index_url: str) -> str:
         f'requires-python = "{PYTHON_RANGE}"\n'
         f"dependencies = [\n{dependencies}]\n\n"
         "[tool.poetry]\n"
-        "package-mode = false\n\n" + poetry_source(index_url)
+        "package-mode = false\n\n" + poetry_source(index_url) + "\n" + uv_index(index_url)
     )
 
 
@@ -57,10 +59,13 @@ def pipfile_text(versions: dict[str, str], index_url: str) -> str:
 
 
 def derive_projects(folder: Path, index_url: str, python: str, name: str | None = None) -> None:
-    """Write ``pyproject.toml``/``poetry.lock`` and ``Pipfile``/``Pipfile.lock`` into ``folder``.
+    """Write ``pyproject.toml`` with ``poetry.lock`` and ``uv.lock``, and ``Pipfile`` with
+    ``Pipfile.lock``, into ``folder``.
 
-    The mirror at ``index_url`` must be serving. The tools run in a scratch home, so nothing of
-    the user's configuration or caches is read or written.
+    No ``[build-system]`` is written, so uv treats the project as virtual (it installs the pins,
+    not the project itself), as poetry's ``package-mode = false`` does. The mirror at
+    ``index_url`` must be serving. The tools run in a scratch home, so nothing of the user's
+    configuration or caches is read or written.
     """
     versions = pinned_versions(folder / "requirements.txt")
     project_name = name or folder.name
@@ -71,6 +76,7 @@ def derive_projects(folder: Path, index_url: str, python: str, name: str | None 
         env["PIPENV_VENV_IN_PROJECT"] = "0"
         env["POETRY_VIRTUALENVS_IN_PROJECT"] = "false"
         _run(["poetry", "lock"], folder, env)
+        _run(["uv", "lock", "--python", python], folder, env)
         env["PIPENV_PYTHON"] = python
         _run(["pipenv", "lock"], folder, env)
         _run(["pipenv", "--rm"], folder, env, check=False)

@@ -225,3 +225,17 @@ def test_bad_profile_file(tmp_path) -> None:
     path.write_text("[x]\nbandwidth = 1\n")
     with pytest.raises(BenchError, match=r"unknown fields: \['bandwidth'\]"):
         load_profiles(path)
+
+
+def test_the_fixed_port_is_free_again_right_after_clients_that_close(wheelhouse) -> None:
+    """urllib (setup-uv's install) sends ``Connection: close``, so the server's side of each
+    connection lingers in TIME_WAIT; the next run must still be able to listen on the port."""
+    import urllib.request
+
+    with MirrorServer(wheelhouse, port=0) as first:
+        port = first.port
+        for _ in range(3):
+            with urllib.request.urlopen(first.index_url()) as response:
+                assert response.status == 200
+    with MirrorServer(wheelhouse, port=port) as second:
+        assert second.port == port

@@ -11,12 +11,15 @@ from pathlib import Path
 import pytest
 
 from bench import execute, results
+from bench.ghcache.hashfiles import hash_files
 from bench.plan import PlanOptions, shipped_scenarios
 from tests.tinyset import build_set, build_wheelhouse, free_port
 
 pytestmark = pytest.mark.slow  # every shipped scenario as real jobs, cold, warm and partial
 
-CACHING = [name for name in shipped_scenarios() if name != "no-cache"]
+SETUP_UV = ["setup-uv", "setup-uv-pruned"]
+# setup-uv passes no restore keys, so its partial state is a miss: it has tests of its own.
+CACHING = [name for name in shipped_scenarios() if name not in ("no-cache", *SETUP_UV)]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +48,7 @@ def record(records, scenario, state):
 
 def test_every_trial_of_the_plan_ran_and_succeeded(tiny_run):
     state, failures, records, progress = tiny_run
-    assert len(records) == len(state.trials) == 1 + 3 * len(CACHING)
+    assert len(records) == len(state.trials) == 1 + 3 * (len(CACHING) + len(SETUP_UV))
     failed = {tid: r["error"] for tid, r in records.items() if r["status"] != "success"}
     assert failed == {}
     assert failures == 0
@@ -128,6 +131,48 @@ def test_uv_prune_for_ci_keeps_only_what_uv_built(tiny_run):
     assert install_downloads(warm) == install_downloads(cold) - 1
 
 
+SETUP_UV_KEY = (
+    r"setup-uv-2-x86_64-unknown-linux-gnu-[a-z]+-[0-9.]+-3\.11\.\d+{pruned}-[0-9a-f]{{64}}"
+)
+
+
+@pytest.mark.parametrize("scenario", SETUP_UV)
+def test_setup_uv_cold_misses_and_saves_under_the_documented_key(tiny_run, scenario):
+    trial = record(tiny_run[2], scenario, "cold")
+    assert trial["cache_hit"] == ["false"]
+    assert trial["restored_archive_bytes"] == 0
+    (entry,) = trial["store_after"]
+    pruned = "-pruned" if scenario == "setup-uv-pruned" else ""
+    assert re.fullmatch(SETUP_UV_KEY.format(pruned=pruned), entry["key"]), entry["key"]
+    assert trial["saved_archive_bytes"] == entry["size"] > 0
+
+
+@pytest.mark.parametrize("scenario", SETUP_UV)
+def test_setup_uv_warm_hits_its_key_and_saves_nothing(tiny_run, scenario):
+    records = tiny_run[2]
+    cold, warm = record(records, scenario, "cold"), record(records, scenario, "warm")
+    assert warm["cache_hit"] == ["true"]
+    assert warm["matched_keys"] == [cold["store_after"][0]["key"]]
+    assert warm["store_after"] == cold["store_after"]
+    assert warm["saved_archive_bytes"] == 0 < warm["restored_archive_bytes"]
+
+
+def test_setup_uv_runs_no_partial_state(tiny_run):
+    """No restore keys: a previous revision's entry never matches, so there is no partial."""
+    assert not [key for key in tiny_run[2] if key.startswith("setup-uv") and "/partial/" in key]
+
+
+def test_setup_uv_warm_downloads_nothing_and_pruned_only_the_built_wheel(tiny_run):
+    """The unpruned cache holds every wheel; ``prune-cache: true`` keeps only what uv built
+    (the set's one sdist), so a warm pruned job downloads the wheels again."""
+    records = tiny_run[2]
+    full = record(records, "setup-uv", "cold"), record(records, "setup-uv", "warm")
+    pruned = record(records, "setup-uv-pruned", "cold"), record(records, "setup-uv-pruned", "warm")
+    assert install_downloads(full[0]) > 0 and install_downloads(full[1]) == 0
+    assert install_downloads(pruned[1]) == install_downloads(pruned[0]) - 1
+    assert pruned[0]["saved_archive_bytes"] < full[0]["saved_archive_bytes"]
+
+
 def test_every_step_is_timed_and_grouped_in_phases(tiny_run):
     for trial in tiny_run[2].values():
         ran = [s for s in trial["steps"] if s["outcome"] != "skipped"]
@@ -202,3 +247,63 @@ def test_pip_poetry_and_pipenv_install_the_same_set(tiny_bench):
     }
     assert "tinysrc==0.5" in installed["pip"] and "tinytwo==2.0" in installed["pip"]
     assert installed["poetry"] == installed["pip"] == installed["pipenv"]
+
+
+POETRY_CACHE = """\
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803 # v6.1.0
+      - name: Install poetry in its own venv, as pipx does (setup-python asks poetry for paths)
+        run: |
+          python3 -m venv "$RUNNER_TEMP/poetry"
+          "$RUNNER_TEMP/poetry/bin/pip" install poetry==2.5.1
+          echo "$RUNNER_TEMP/poetry/bin" >> "$GITHUB_PATH"
+        env:
+          BENCH_PHASE: setup
+      - uses: actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97 # v7.0.0
+        with:
+          python-version: '3.11'
+          cache: poetry
+      - run: poetry install --no-root --no-interaction
+      - run: poetry run pytest tests/
+"""
+
+
+def test_setup_python_cache_poetry_keys_poetry_lock_and_restores_the_virtualenvs(tiny_bench):
+    """Spec section 7: key ``...-python-<ver>-poetry-v2-<hash of poetry.lock>``, no restore key,
+    the path poetry's ``virtualenvs.path``; warm, the restored venv makes the install a no-op."""
+    root, wheelhouse, port, deps = tiny_bench
+    workflow = root / "setup-python-poetry.yml"
+    workflow.write_text(POETRY_CACHE)
+    options = PlanOptions(
+        workflows=[str(workflow)],
+        deps=[str(deps)],
+        states=["cold", "warm"],
+        reps=1,
+        profile="unthrottled",
+    )
+    state = execute.start_run(options, root / "poetry-cache-results", port=port)
+    execute.execute(state, wheelhouse=wheelhouse, port=port, out=io.StringIO())
+    trials = {r["state"]: r for r in results.read_trials(state.run_dir).records}
+    cold, warm = trials["cold"], trials["warm"]
+    assert cold["status"] == warm["status"] == "success", (cold["error"], warm["error"])
+
+    lock_only = root / "poetry-lock-only"
+    lock_only.mkdir()
+    (lock_only / "poetry.lock").write_bytes((deps / "poetry.lock").read_bytes())
+    digest = hash_files(["**/poetry.lock"], workspace=lock_only, home=root)
+    (restore,) = [s["cache"] for s in cold["steps"] if s.get("cache") and s["stage"] == "main"]
+    assert re.fullmatch(
+        rf"setup-python-Linux-x64-[^-]+-[^-]+-python-3\.11\.\d+-poetry-v2-{digest}", restore["key"]
+    )
+    assert restore["paths"][0].endswith("/.cache/pypoetry/virtualenvs")
+    assert cold["cache_hit"] == ["false"] and cold["restored_archive_bytes"] == 0
+    assert [e["key"] for e in cold["store_after"]] == [restore["key"]]
+
+    assert warm["cache_hit"] == ["true"]
+    assert warm["matched_keys"] == [restore["key"]]
+    assert warm["saved_archive_bytes"] == 0 < warm["restored_archive_bytes"]
+    assert install_downloads(cold) > 0 and install_downloads(warm) == 0

@@ -70,6 +70,11 @@ def poetry_source(index_url: str, name: str = "mirror") -> str:
     return f'[[tool.poetry.source]]\nname = "{name}"\nurl = "{index_url}"\npriority = "primary"\n'
 
 
+def uv_index(index_url: str, name: str = "mirror") -> str:
+    """The ``pyproject.toml`` table that makes the mirror uv's default (and only) index."""
+    return f'[[tool.uv.index]]\nname = "{name}"\nurl = "{index_url}"\ndefault = true\n'
+
+
 def pipfile_source(index_url: str, name: str = "mirror") -> str:
     """The ``Pipfile`` table for the mirror (plain http, so ``verify_ssl = false``)."""
     return f'[[source]]\nname = "{name}"\nurl = "{index_url}"\nverify_ssl = false\n'

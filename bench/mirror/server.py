@@ -160,7 +160,10 @@ class MirrorServer:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    allow_reuse_address = False
+    # A client that sends "Connection: close" (urllib, as setup-uv's install uses) leaves the
+    # server's side of each connection in TIME_WAIT; without SO_REUSEADDR the fixed port then
+    # stays refused for a minute after the run. Linux still refuses a second live listener.
+    allow_reuse_address = True
     request_queue_size = 256
 
 
