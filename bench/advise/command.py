@@ -37,7 +37,6 @@ from bench.intake.resolve import Target
 from bench.locking import BENCH_MIRROR_PORT
 from bench.mirror.fetch import DEFAULT_WHEELHOUSE
 from bench.plan import DEFAULT_PROFILE, WORKFLOWS, PlanOptions
-from bench.results import RESULTS_ROOT
 from bench.stopping import MIN_ROUNDS
 from bench.vocabulary import REFERENCE_SCENARIO
 from bench.workflow.expressions import interpolate
@@ -183,7 +182,7 @@ def summary_lines(result: AdviseResult) -> list[str]:
 
 def _advise_folder(out: Path | None, name: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    folder = (out or RESULTS_ROOT) / f"advise-{name}-{stamp}"
+    folder = (out or execute.RESULTS_ROOT) / f"advise-{name}-{stamp}"
     folder.mkdir(parents=True)
     return folder.resolve()
 
