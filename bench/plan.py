@@ -182,8 +182,38 @@ def select_scenarios(options: PlanOptions) -> list[Scenario]:
     for text in options.workflows:
         path = Path(text).resolve()  # a broken workflow is reported before anything runs
         job = load_workflow(path, options.job, choice)
-        chosen.append(Scenario(name=path.stem, workflow=path, job=job))
+        chosen.append(Scenario(name=path.stem, workflow=path, job=job, states=cache_states(job)))
     return chosen or list(shipped.values())
+
+
+def cache_states(job: Workflow) -> tuple[str, ...]:
+    """The cache states a job can meet: cold only when it caches nothing; no partial state
+    when no restore key can match an earlier revision's entry (setup-uv, setup-python's
+    pipenv and poetry caches, ``actions/cache`` without ``restore-keys``)."""
+    caches = [step for step in job.steps if _caches(step.uses or "", step.with_)]
+    if not caches:
+        return ("cold",)
+    if any(_has_restore_keys(step.uses or "", step.with_) for step in caches):
+        return STATES
+    return ("cold", "warm")
+
+
+def _caches(uses: str, inputs: dict[str, str]) -> bool:
+    name = uses.split("@")[0].rstrip("/")
+    if name in ("actions/cache", "actions/cache/restore"):
+        return True
+    if name == "actions/setup-python":
+        return bool(inputs.get("cache", "").strip())
+    if name == "astral-sh/setup-uv":
+        return inputs.get("enable-cache", "auto").strip().lower() != "false"
+    return False
+
+
+def _has_restore_keys(uses: str, inputs: dict[str, str]) -> bool:
+    name = uses.split("@")[0].rstrip("/")
+    if name == "actions/setup-python":
+        return inputs.get("cache", "").strip() == "pip"  # pip restores from its prefix
+    return bool(inputs.get("restore-keys", "").strip())
 
 
 def select_sets(options: PlanOptions) -> list[DependencySet]:

@@ -67,3 +67,33 @@ def test_a_users_workflow_with_an_unsupported_action_is_refused(tmp_path):
     path.write_text("on: push\njobs:\n  t:\n    steps:\n      - uses: someone/else@v1\n")
     with pytest.raises(BenchError, match=r"mine.yml.*step 1.*someone/else@v1"):
         build_plan(PlanOptions(workflows=[str(path)]))
+
+
+@pytest.mark.parametrize(
+    ("steps", "states"),
+    [
+        ("- run: pip install -r requirements.txt", ("cold",)),
+        (
+            "- uses: actions/cache@v5\n  with: {path: ~/.cache/pip, key: k}",
+            ("cold", "warm"),
+        ),
+        (
+            "- uses: actions/cache@v5\n  with: {path: ~/.cache/pip, key: k, restore-keys: k-}",
+            ("cold", "warm", "partial"),
+        ),
+        ("- uses: actions/setup-python@v6\n  with: {python-version: '3.11', cache: pip}",
+         ("cold", "warm", "partial")),
+        ("- uses: actions/setup-python@v6\n  with: {python-version: '3.11', cache: poetry}",
+         ("cold", "warm")),
+        ("- uses: astral-sh/setup-uv@v7", ("cold", "warm")),
+        ("- uses: astral-sh/setup-uv@v7\n  with: {enable-cache: 'false'}", ("cold",)),
+    ],
+)
+def test_a_users_workflow_runs_the_states_its_caches_can_meet(tmp_path, steps, states):
+    from bench.plan import cache_states
+    from bench.workflow.parse import load_workflow
+
+    body = "\n".join("      " + line for line in steps.splitlines())
+    path = tmp_path / "job.yml"
+    path.write_text(f"on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n{body}\n")
+    assert cache_states(load_workflow(path)) == states

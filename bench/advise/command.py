@@ -31,6 +31,7 @@ from bench.advise.their_job import TheirJob, find_their_job
 from bench.errors import BenchError
 from bench.history.command import HistoryOptions, replay_history
 from bench.history.expected import RunTimes, read_run, runs_per_month
+from bench.history.strategy import load_strategies
 from bench.intake.forms import find_input
 from bench.intake.repository import export_repository
 from bench.intake.resolve import Target
@@ -133,8 +134,9 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
         )
     execute.execute(state, wheelhouse=options.wheelhouse, port=options.port, out=out)
     times = read_run(state.run_dir)
+    caching = [path for path in files if load_strategies(path)]  # no-cache has nothing to replay
     replay = replay_history(
-        HistoryOptions(repo=repo, workflows=files, run_dir=state.run_dir, out=folder / "history")
+        HistoryOptions(repo=repo, workflows=caching, run_dir=state.run_dir, out=folder / "history")
     )
     candidates, cadence = _candidate_times(chosen, times, replay, exported.folder.name)
     verdict = decide(candidates, baseline=YOURS) if _rankable(candidates) else None
