@@ -21,12 +21,11 @@ from bench.history.treehash import HOME, WORKSPACE, TreeHasher
 from bench.workflow.cachekeys import (
     SETUP_PYTHON_DEPENDENCY_FILES,
     SETUP_PYTHON_PIP_FALLBACK,
-    SETUP_UV_DEPENDENCY_GLOB,
     setup_python_keys,
-    setup_uv_key,
-    setup_uv_python_part,
 )
 from bench.workflow.expressions import ExpressionError, condition_holds, interpolate
+from bench.workflow.refs import parse_ref
+from bench.workflow.uvkey import UvKeyParts, default_dependency_glob, prune_default, setup_uv_key
 
 # The hosted ubuntu-latest image (spec section 10); only constancy matters for hit rates.
 OS_VERSION, OS_NAME, OS_RELEASE = "24.04", "Ubuntu", "ubuntu-24.04"
@@ -346,25 +345,26 @@ def _setup_python(
 def _setup_uv(
     inputs: dict[str, str], python_found: str, tracker: _Tracker, step: StepSpec
 ) -> StepKeys:
-    lines = parse_multiline(inputs.get("cache-dependency-glob", "")) or SETUP_UV_DEPENDENCY_GLOB
+    """The key the version of setup-uv the step names computes (``workflow.uvkey``)."""
+    ref = parse_ref(step.uses)
+    lines = parse_multiline(inputs.get("cache-dependency-glob", "")) or list(
+        default_dependency_glob(ref)
+    )
     folder = inputs.get("working-directory", "").strip().strip("/")
     if folder:
         lines = [_under(folder, line) for line in lines]
     digest = tracker.hash_files(*lines, follow=True)
-    prune_default = step.major is not None and step.major < 9
-    pruned = inputs.get("prune-cache", "true" if prune_default else "false").strip() == "true"
-    keys = setup_uv_key(
-        arch="x86_64",
-        platform="unknown-linux-gnu",
-        os_release=OS_RELEASE,
-        python=setup_uv_python_part(inputs.get("python-version", "").strip(), python_found),
-        pruned=pruned,
+    prune = inputs.get("prune-cache", "").strip().lower()
+    parts = UvKeyParts(
+        python=inputs.get("python-version", "").strip() or python_found or "unknown",
+        files_hash=digest,
+        os_name_version=OS_RELEASE,
+        pruned=prune == "true" if prune else prune_default(ref),
         cache_python=inputs.get("cache-python", "false").strip() == "true",
-        digest=digest,
         suffix=inputs.get("cache-suffix", "").strip(),
     )
     return StepKeys(
-        keys.primary,
+        setup_uv_key(parts, ref),
         version=f"setup-uv|{inputs.get('cache-local-path', '')}",
         restores=inputs.get("restore-cache", "true").strip() != "false",
         saves=inputs.get("save-cache", "true").strip() != "false",
