@@ -274,6 +274,9 @@ def test_a_project_without_a_test_job_is_told_what_to_give(tmp_path):
     write(tmp_path / ".github" / "workflows" / "ci.yml", "jobs: {a: {steps: [{run: make}]}}")
     with pytest.raises(BenchError, match="--test-cmd"):
         find_their_job(tmp_path)
+    scripted = "jobs: {a: {steps: [{uses: actions/setup-python@v6}, {run: scripts/test}]}}"
+    write(tmp_path / ".github" / "workflows" / "ci.yml", scripted)
+    assert find_their_job(tmp_path, test_cmd="scripts/test").job_id == "a"
 
 
 def test_pip_candidates_install_the_test_groups_inline():

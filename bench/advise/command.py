@@ -92,7 +92,7 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
         raise BenchError(f"{repo} is not a git repository; give a git checkout of the project")
     folder = _advise_folder(options.out, repo.name)
     exported = export_repository(repo, folder / "repository" / repo.name)
-    their = find_their_job(exported.folder, options.job)
+    their = find_their_job(exported.folder, options.job, options.test_cmd)
     test_command = options.test_cmd or their.test_command or DEFAULT_TEST_COMMAND
     print(f"your job: {their.workflow.name}:{their.job_id}; tests: {test_command}", file=out)
     if exported.previous_commit is None:

@@ -28,7 +28,8 @@ class TheirJob:
     others: tuple[str, ...]  # the other candidate jobs, as file:job
 
 
-def find_their_job(project: Path, job: str | None = None) -> TheirJob:
+def find_their_job(project: Path, job: str | None = None, test_cmd: str | None = None) -> TheirJob:
+    """The job; with ``test_cmd`` given, a job need not run a test command we recognise."""
     found: list[tuple[Path, str, str | None]] = []
     for path in sorted((project / WORKFLOWS).glob("*.y*ml")):
         try:
@@ -43,7 +44,7 @@ def find_their_job(project: Path, job: str | None = None) -> TheirJob:
             steps = [s for s in steps if isinstance(s, dict)]
             scripts = [str(s.get("run", "")) for s in steps]
             test = read_test_command(scripts)
-            if any(is_dependency_step(s) for s in steps) and test is not None:
+            if any(is_dependency_step(s) for s in steps) and (test or test_cmd):
                 found.append((path, str(job_id), test))
     names = [f"{p.relative_to(project)}:{j}" for p, j, _ in found]
     if not found:
