@@ -182,7 +182,8 @@ def select_scenarios(options: PlanOptions) -> list[Scenario]:
     for text in options.workflows:
         path = Path(text).resolve()  # a broken workflow is reported before anything runs
         job = load_workflow(path, options.job, choice)
-        chosen.append(Scenario(name=path.stem, workflow=path, job=job, states=cache_states(job)))
+        scenario = Scenario(path.stem, path, job, needs=(), states=cache_states(job))
+        chosen.append(scenario)  # a user's job needs no file beyond what its set holds
     return chosen or list(shipped.values())
 
 

@@ -40,7 +40,7 @@ from bench.mirror.fetch import DEFAULT_WHEELHOUSE
 from bench.plan import DEFAULT_PROFILE, WORKFLOWS, PlanOptions
 from bench.stopping import MIN_ROUNDS
 from bench.vocabulary import REFERENCE_SCENARIO
-from bench.workflow.expressions import interpolate
+from bench.workflow.expressions import ExpressionError, interpolate
 from bench.workflow.model import Workflow
 from bench.workflow.parse import check_job, load_workflow, read_document
 
@@ -97,17 +97,20 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
     print(f"your job: {their.workflow.name}:{their.job_id}; tests: {test_command}", file=out)
     if exported.previous_commit is None:
         print("no earlier revision of the dependency files: no partial state", file=out)
+    blockers = _blockers(their, options.matrix)
+    workflow = None
+    if not blockers:
+        workflow = load_workflow(their.workflow, their.job_id, _choice(options.matrix))
+        test_command = in_cell(test_command, dict(workflow.matrix))
     facts = project_facts(find_input(exported.folder), test_command)
     shipped = sorted(WORKFLOWS.glob("*.yml"))
     if options.strategies:
         shipped = [p for p in shipped if p.stem in options.strategies]
     chosen, skipped = candidates_for(shipped, facts)
-    blockers = _blockers(their, options.matrix)
     python = None
-    if blockers:
+    if workflow is None:
         skipped.append(Skipped(YOURS, "cannot run here: " + "; ".join(blockers)))
     else:
-        workflow = load_workflow(their.workflow, their.job_id, _choice(options.matrix))
         cell = dict(workflow.matrix)
         python = their_python(workflow)
         if python:
@@ -187,6 +190,16 @@ def _advise_folder(out: Path | None, name: str) -> Path:
     folder = (out or execute.RESULTS_ROOT) / f"advise-{name}-{stamp}"
     folder.mkdir(parents=True)
     return folder.resolve()
+
+
+def in_cell(command: str, cell: dict[str, object]) -> str:
+    """A test command written with matrix expressions, as it runs in the chosen cell."""
+    if "${{" not in command:
+        return command
+    try:
+        return interpolate(command, {"matrix": cell, "env": {}, "runner": {"os": "Linux"}}, {})
+    except ExpressionError:
+        return command
 
 
 def their_python(workflow: Workflow) -> str | None:
