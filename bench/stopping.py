@@ -8,7 +8,9 @@ After at least ``MIN_ROUNDS`` rounds, a cell stops when
   medians (first's upper bound below second's lower bound, second's below third's, and third's
   below the fourth's, if any), so more trials would not reorder the top three; or
 - **budget**: the run's time budget is spent (checked by the caller before each trial); or
-- **round limit**: ``MAX_ROUNDS`` rounds ran without either of the above.
+- **round limit**: ``MAX_ROUNDS`` rounds ran without either of the above; or
+- **failing**: none of its trials succeeded (more would fail alike and spend the budget; it is
+  left out of its set's ranking).
 
 The intervals are seeded, so the same totals always give the same decision.
 """
@@ -34,6 +36,7 @@ CONVERGED = "converged"
 SETTLED = "ranking settled"
 BUDGET = "budget spent"
 ROUND_LIMIT = "round limit"
+FAILING = "every trial failed"
 
 
 @dataclass(frozen=True)
@@ -87,11 +90,14 @@ def stop_reasons(
         return dict.fromkeys(totals)
     groups: dict[tuple[str, str], dict[Cell, Sequence[float]]] = {}
     for cell, values in totals.items():
-        groups.setdefault((cell.deps, cell.state), {})[cell] = values
+        if values:
+            groups.setdefault((cell.deps, cell.state), {})[cell] = values
     settled = {key for key, group in groups.items() if ranking_settled(group, seed)}
     reasons: dict[Cell, str | None] = {}
     for cell, values in totals.items():
-        if converged(values, seed=seed):
+        if not values:
+            reasons[cell] = FAILING
+        elif converged(values, seed=seed):
             reasons[cell] = CONVERGED
         elif (cell.deps, cell.state) in settled:
             reasons[cell] = SETTLED

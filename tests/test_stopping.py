@@ -6,6 +6,7 @@ import random
 
 from bench.stopping import (
     CONVERGED,
+    FAILING,
     MAX_ROUNDS,
     ROUND_LIMIT,
     SETTLED,
@@ -78,3 +79,13 @@ def test_a_series_that_never_converges_runs_to_the_round_limit():
             stopped_at = rounds
             break
     assert stopped_at == MAX_ROUNDS
+
+
+def test_a_cell_whose_every_trial_failed_stops_and_does_not_hold_up_its_set():
+    rng = random.Random(5)
+    noisy_fast = [2.0 * (1 + rng.uniform(-0.2, 0.2)) for _ in range(4)]
+    totals = {A: noisy_fast, B: [8.0, 8.1, 8.2, 7.9], C: [30.0, 31.0, 29.0, 30.5], D: []}
+    assert stop_reasons(totals, rounds=2)[D] is None  # before the minimum rounds: not yet
+    reasons = stop_reasons(totals, rounds=4)
+    assert reasons[D] == FAILING
+    assert reasons[A] == SETTLED  # the failing cell is left out of the ranking
