@@ -167,7 +167,7 @@ def fill_wheelhouse(
     """
     print("preparing: filling the wheelhouse (nothing is downloaded twice)", file=out)
     for requirements in wheelhouse_requirements(sets, resolved_in, target):
-        fetch([requirements], wheelhouse=wheelhouse)
+        fetch([requirements], wheelhouse=wheelhouse, python_version=target.python_version)
 
 
 def wheelhouse_requirements(

@@ -130,3 +130,15 @@ def test_cli_fetch_and_serve_errors(tmp_path, upstream) -> None:
 
     profile = bench("mirror", "serve", "--wheelhouse", str(tmp_path / "wh"), "--profile", "moon")
     assert profile.returncode == 2 and "unknown network profile 'moon'" in profile.stderr
+
+
+def test_a_wheel_built_for_another_python_does_not_count_as_there():
+    from packaging.tags import Tag
+
+    from bench.mirror.fetch import _usable_tags
+
+    cp311 = Tag("cp311", "cp311", "manylinux_2_17_x86_64")
+    pure = Tag("py3", "none", "any")
+    assert pure in _usable_tags("3.9") and pure in _usable_tags("3.12")
+    assert cp311 not in _usable_tags("3.9")
+    assert Tag("cp39", "cp39", "manylinux_2_17_x86_64") in _usable_tags("3.9")

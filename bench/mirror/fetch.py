@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from packaging.tags import Tag, compatible_tags, cpython_tags, sys_tags
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from bench.errors import BenchError
 from bench.mirror.distfiles import scan_wheelhouse, sha256_of
@@ -86,9 +87,17 @@ def fetch(
     wheelhouse: Path = DEFAULT_WHEELHOUSE,
     *,
     index_url: str | None = None,
+    python_version: str | None = None,
 ) -> FetchResult:
+    """Fetch what the files pin and the wheelhouse lacks, for ``python_version`` (``3.12``;
+    default: this interpreter's): a wheel built for another Python does not count as there."""
     wheelhouse.mkdir(parents=True, exist_ok=True)
-    present = {(f.project, f.sha256) for f in scan_wheelhouse(wheelhouse)}
+    usable = _usable_tags(python_version)
+    present = {
+        (f.project, f.sha256)
+        for f in scan_wheelhouse(wheelhouse)
+        if not f.is_wheel or not usable.isdisjoint(parse_wheel_filename(f.filename)[3])
+    }
     missing: list[Pin] = []
     options: list[str] = []
     total = 0
@@ -103,7 +112,8 @@ def fetch(
         return FetchResult(fetched=[], already_there=total)
     staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=wheelhouse))
     try:
-        _pip_download(missing, options, staging, index_url)
+        other = python_version if python_version and python_version != _running_version() else None
+        _pip_download(missing, options, staging, index_url, other)
         wanted = {digest: pin for pin in missing for digest in pin.hashes}
         fetched = []
         for path in sorted(staging.iterdir()):
@@ -119,7 +129,25 @@ def fetch(
     return FetchResult(fetched=fetched, already_there=total - len(missing))
 
 
-def _pip_download(pins: list[Pin], options: list[str], dest: Path, index_url: str | None) -> None:
+def _running_version() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _usable_tags(python_version: str | None) -> frozenset[Tag]:
+    """The wheel tags an interpreter of ``python_version`` on this platform installs."""
+    if not python_version or python_version == _running_version():
+        return frozenset(sys_tags())
+    version = tuple(int(part) for part in python_version.split(".")[:2])
+    return frozenset([*cpython_tags(version), *compatible_tags(version)])
+
+
+def _pip_download(
+    pins: list[Pin],
+    options: list[str],
+    dest: Path,
+    index_url: str | None,
+    python_version: str | None = None,
+) -> None:
     requirements = dest / "requirements.txt"
     requirements.write_text("\n".join([*options, *(p.line for p in pins)]) + "\n")
     command = [
@@ -127,6 +155,8 @@ def _pip_download(pins: list[Pin], options: list[str], dest: Path, index_url: st
         "--disable-pip-version-check", "--progress-bar", "off", "-d", str(dest),
         "-r", str(requirements),
     ]  # fmt: skip
+    if python_version:  # files for another interpreter than the one running pip
+        command += ["--python-version", python_version]
     env = dict(os.environ)
     if index_url:
         # An explicit index replaces the machine's pip configuration entirely.
