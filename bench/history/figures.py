@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.figurestyle import FORMATS, SERIES, plt
 from bench.history.outcomes import Replay
 from bench.history.replay import EXACT, MISS, PARTIAL
-from bench.report.plots import FORMATS, SERIES, plt
 
 STYLE = {
     EXACT: ("#009E73", "o", "exact hit"),

@@ -17,25 +17,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+from matplotlib import colormaps, colors
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from matplotlib import colors
-
+from bench.figurestyle import FORMATS, OKABE_ITO, SERIES, plt
 from bench.results import TrialRecord
 from bench.stats import MIN_TRIALS, CellStats, cell_sort_key
 from bench.vocabulary import PHASES, REFERENCE_SCENARIO, REFERENCE_STATE, STATES
 
-matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: selectable, searchable, smaller
-matplotlib.rcParams["svg.hashsalt"] = "ci-cache-bench"  # the same records draw the same file
-
-OKABE_ITO = ["#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000"]
 PHASE_COLOURS = dict(zip(PHASES, OKABE_ITO, strict=False))
-# For series drawn as markers: the palette without its yellow, which is faint on white.
-SERIES = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000"]
 PHASE_HATCHES = dict(zip(PHASES, ["", "//", "", "..", "\\\\"], strict=False))
-FORMATS = ("png", "svg")
 
 
 def _caption(context: dict[str, str]) -> str:
@@ -148,7 +138,7 @@ def speedup_figure(
     estimates = [c.speedup.estimate for c in shown if c.speedup and c.speedup.estimate > 0]
     extreme = max([abs(math.log2(v)) for v in estimates] + [1.0])
     norm = colors.TwoSlopeNorm(vmin=-extreme, vcenter=0.0, vmax=extreme)
-    cmap = matplotlib.colormaps["PuOr"]
+    cmap = colormaps["PuOr"]
     width = 1.6 + 1.25 * len(sets) * max(1, len(states))
     figure, axes = plt.subplots(
         1,
