@@ -349,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--matrix",
         action="append",
         default=[],
+        type=_matrix_choice,
         metavar="KEY=VALUE",
         help="the matrix cell whose keys to replay, e.g. python-version=3.12 (repeatable)",
     )
@@ -425,10 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_history(args: argparse.Namespace) -> int:
     from bench.history.command import HistoryOptions, run_history_command
 
-    bad = [item for item in args.matrix if "=" not in item]
-    if bad:
-        raise BenchError(f"--matrix takes KEY=VALUE, not {bad[0]!r}")
-    matrix = dict(item.partition("=")[::2] for item in args.matrix)
+    matrix = dict(args.matrix)  # KEY=VALUE pairs, checked by the parser
     options = HistoryOptions(
         repo=args.repo,
         scenarios=args.scenario,
