@@ -187,9 +187,10 @@ def speedup_figure(
         ticks = [t for t in range(-8, 9) if abs(t) <= extreme]
         bar.set_ticks(ticks, labels=[f"{2.0**t:g}x" for t in ticks])
         bar.set_label(f"speed-up against {reference} {REFERENCE_STATE} (log scale)")
-    figure.suptitle(
-        f"Speed-up of each scenario on each set: {reference} {REFERENCE_STATE}'s median over "
-        "the cell's median (> 1x is faster; grey: not run)"
+    figure.suptitle(  # two lines: a figure for one set is narrow
+        f"Speed-up of each scenario on each set\n{reference} {REFERENCE_STATE}'s median over "
+        "the cell's median (> 1x is faster; grey: not run)",
+        fontsize="medium",
     )
     figure.supxlabel(_caption(context), fontsize="small", color="#555555", x=0.01, ha="left")
     return _save(figure, folder, "speedup")
