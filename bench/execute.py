@@ -444,6 +444,7 @@ def _run_trial(trial: Trial, state: RunState, setup: TrialSetup, work: Path) -> 
     priming_error = None
     if cell.state != "cold":
         priming_error = _ensure_snapshot(cell, setup, work)
+    priming_ns = time.perf_counter_ns() - priming_start
     sync_ns = _flush_writes() if state.options.sync else 0  # after priming: its writes too
     with BusyMeter() as meter:  # from the store's preparation to the job's end
         wall_start = time.perf_counter_ns()  # priming is untimed: it is not the trial's cost
@@ -491,7 +492,7 @@ def _run_trial(trial: Trial, state: RunState, setup: TrialSetup, work: Path) -> 
         total_ns=outcome.job_ns,
         wall_ns=wall_ns,
         prepare_ns=prepare_ns,
-        priming_ns=wall_start - priming_start,
+        priming_ns=priming_ns,
         teardown_ns=outcome.teardown_ns,
         harness_ns=harness_ns,
         harness_fraction=round(harness_ns / wall_ns, 5) if wall_ns else None,

@@ -140,8 +140,8 @@ class RunRequest:
             reps = 1 if self.quick else DEFAULT_REPS
         return PlanOptions(
             scenarios=list(self.scenarios),
-            deps=list(self.deps),
-            workflows=list(self.workflows),
+            deps=[str(Path(d).resolve()) if "/" in d or d == "." else d for d in self.deps],
+            workflows=[str(Path(w).resolve()) for w in self.workflows],  # --resume elsewhere
             job=self.job,
             matrix=list(self.matrix),
             states=self.states or list(QUICK_STATES if self.quick else STATES),
@@ -182,6 +182,11 @@ def select_scenarios(options: PlanOptions) -> list[Scenario]:
     for text in options.workflows:
         path = Path(text).resolve()  # a broken workflow is reported before anything runs
         job = load_workflow(path, options.job, choice)
+        if any(c.name == path.stem for c in chosen):
+            raise BenchError(
+                f"two scenarios are named {path.stem!r} (--workflow {text}); give each "
+                "workflow file a name of its own"
+            )
         scenario = Scenario(path.stem, path, job, needs=(), states=cache_states(job))
         chosen.append(scenario)  # a user's job needs no file beyond what its set holds
     return chosen or list(shipped.values())

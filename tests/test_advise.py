@@ -291,3 +291,17 @@ def test_pip_candidates_install_the_test_groups_inline():
         }
     }
     assert test_group_requirements(pyproject) == ["pytest>=6", "simplejson", "mypy", "nox"]
+
+
+def test_a_step_that_installs_and_tests_keeps_the_tests_in_the_recommended_job():
+    combined = THEIRS.replace(
+        "      - name: Install\n        run: |\n"
+        "          python -m pip install -r requirements.txt\n"
+        "      - run: ruff check .\n      - run: pytest -q\n",
+        "      - run: |\n          pip install -r requirements.txt\n          pytest -q\n"
+        "      - run: ruff check .\n",
+    )
+    assert "pytest -q\n      - run: ruff" in combined
+    job = yaml.safe_load(rewrite(combined, "test", CANDIDATE, "pytest -q"))["jobs"]["test"]
+    runs = [s.get("run") for s in job["steps"] if s.get("run")]
+    assert runs == ["pip install -r requirements.txt", "pytest -q", "ruff check ."]

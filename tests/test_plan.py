@@ -97,3 +97,22 @@ def test_a_users_workflow_runs_the_states_its_caches_can_meet(tmp_path, steps, s
     path = tmp_path / "job.yml"
     path.write_text(f"on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n{body}\n")
     assert cache_states(load_workflow(path)) == states
+
+
+def test_two_workflows_of_the_same_name_are_refused(tmp_path):
+    job = "on: push\njobs:\n  t:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo\n"
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "ci.yml").write_text(job)
+    options = PlanOptions(workflows=[str(tmp_path / "a/ci.yml"), str(tmp_path / "b/ci.yml")])
+    with pytest.raises(BenchError, match="two scenarios are named 'ci'"):
+        build_plan(options)
+
+
+def test_paths_are_saved_absolute_so_a_resume_from_elsewhere_finds_them(tmp_path, monkeypatch):
+    from bench.plan import RunRequest
+
+    monkeypatch.chdir(tmp_path)
+    options = RunRequest(workflows=["ci.yml"], deps=["./mine", "cli"]).options()
+    assert options.workflows == [str(tmp_path / "ci.yml")]
+    assert options.deps == [str(tmp_path / "mine"), "cli"]

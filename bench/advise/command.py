@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -132,9 +133,15 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
     state = execute.start_run(plan, folder / "runs", port=options.port)
     if options.fetch:
         target = Target(python_version=_minor(python) if python else "3.11")
-        execute.fill_wheelhouse(
-            {t.cell.deps for t in state.trials}, options.wheelhouse, state.run_dir, out, target
-        )
+        try:
+            execute.fill_wheelhouse(
+                {t.cell.deps for t in state.trials}, options.wheelhouse, state.run_dir, out, target
+            )
+        except BaseException:  # nothing half-made stays behind: no run, no lock
+            if state.lock is not None:
+                state.lock.release()
+            shutil.rmtree(state.run_dir, ignore_errors=True)
+            raise
     execute.execute(state, wheelhouse=options.wheelhouse, port=options.port, out=out)
     times = read_run(state.run_dir)
     caching = [path for path in files if load_strategies(path)]  # no-cache has nothing to replay
@@ -210,7 +217,10 @@ def their_python(workflow: Workflow) -> str | None:
             "python-version"
         ):
             contexts = {"matrix": dict(workflow.matrix), "env": {}}
-            value = interpolate(step.with_["python-version"], contexts, {})
+            try:
+                value = interpolate(step.with_["python-version"], contexts, {})
+            except ExpressionError:  # e.g. an input of a called workflow: not known here
+                return None
             lines = [line.strip() for line in value.splitlines() if line.strip()]
             return lines[-1] if lines else None
     return None

@@ -69,6 +69,12 @@ def rewrite(their_text: str, job_id: str, candidate_text: str, test_command: str
         for step in replacement:
             if str(step.get("uses", "")).startswith("actions/setup-python"):
                 step["with"]["python-version"] = python_version
+    if any(test_command in str(steps[i].get("run", "")) for i in positions):
+        # a removed step also ran the tests (install && pytest): the candidate's test step
+        # takes its place, so the recommended job still tests
+        replacement += [
+            step for step in candidate_job["steps"] if test_command in str(step.get("run", ""))
+        ]
     first = positions[0]
     kept = [step for i, step in enumerate(steps) if i not in positions]
     new_steps = kept[:first] + replacement + kept[first:]
