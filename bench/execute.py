@@ -248,6 +248,12 @@ def _execute(
                 file=out,
             )
             _trial_loop(state, pending, setup, work, out)
+    except BenchError as error:  # the run cannot go on (e.g. preparing a Python failed)
+        run_info |= {"status": "failed", "finished_at": _now(), "error": str(error)}
+        run_info |= {"wall_s": round(earlier_s + time.monotonic() - started, 3)}
+        run_info["stopping"] = state.stop_reasons
+        results.write_json_atomically(state.run_dir / results.RUN_FILE, run_info)
+        raise
     except KeyboardInterrupt:
         run_info |= {
             "status": "interrupted",

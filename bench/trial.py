@@ -78,20 +78,20 @@ def run_job(
     """Run ``workflow`` on ``deps`` in a fresh runner against ``store``; the runner is removed."""
     started = time.perf_counter_ns()
     sandbox = create_sandbox(setup.runner_root, repo=f"deps-{deps.name}")
-    reaper.track_runner(sandbox.tracking_id)
-    ctx = ActionContext(
-        sandbox=sandbox,
-        env=runner_environment(sandbox, setup.index_url),
-        store=store,
-        checkout=deps.revision(previous=previous),
-        transfer=setup.transfer,
-        scopes=(DEFAULT_SCOPE,),
-        python_templates=setup.python_templates,
-    )
-    setup.logs.mkdir(parents=True, exist_ok=True)
-    try:
+    try:  # from here on, whatever happens, the runner is swept and removed
+        reaper.track_runner(sandbox.tracking_id)
+        setup.logs.mkdir(parents=True, exist_ok=True)
         with open(setup.logs / f"{log_name}.log", "wb") as log:
             try:
+                ctx = ActionContext(
+                    sandbox=sandbox,
+                    env=runner_environment(sandbox, setup.index_url),
+                    store=store,
+                    checkout=deps.revision(previous=previous),
+                    transfer=setup.transfer,
+                    scopes=(DEFAULT_SCOPE,),
+                    python_templates=setup.python_templates,
+                )
                 result = JobRun(
                     workflow, ctx, log=log, mirror=setup.mirror, session_prefix=log_name
                 ).run()

@@ -429,3 +429,18 @@ def test_a_failing_setup_python_fails_one_trial_not_the_run(small_set, tmp_path,
     records = results.read_trials(state.run_dir).records
     assert [r.status for r in records] == ["failure", "failure"]
     assert "exit code 1" in records[0].error and "setup-python" in records[0].error
+
+
+def test_a_run_that_cannot_go_on_says_failed_in_run_json(fake_jobs, tmp_path, monkeypatch):
+    _calls, wheelhouse = fake_jobs
+
+    def broken(workflows, setup):
+        raise BenchError("preparing Python 3.11.99 failed: no venv")
+
+    monkeypatch.setattr(execute, "prepare_pythons", broken)
+    options = PlanOptions(scenarios=["pip-cache"], deps=["cli"], states=["cold"], reps=1)
+    state = execute.start_run(options, tmp_path / "r", port=0)
+    with pytest.raises(BenchError):
+        execute.execute(state, wheelhouse=wheelhouse, port=0, out=io.StringIO())
+    run = results.read_json(state.run_dir / results.RUN_FILE)
+    assert run["status"] == "failed" and "no venv" in run["error"]
