@@ -55,6 +55,7 @@ from bench.workflow.model import Workflow
 from bench.workflow.setup_python import install_python
 
 RESULTS_ROOT = Path(__file__).resolve().parents[1] / "results"
+LOGS_DIR = "logs"
 budget_clock = time.monotonic  # what --budget is measured with (tests replace it)
 
 
@@ -107,15 +108,25 @@ def open_run(request: RunRequest) -> RunState:
         fill_wheelhouse({t.cell.deps for t in state.trials}, DEFAULT_WHEELHOUSE, state.run_dir)
         return state
     state = start_run(request.options(), request.out)
+    fill_new_run(state, DEFAULT_WHEELHOUSE)
+    return state
+
+
+def fill_new_run(
+    state: RunState,
+    wheelhouse: Path,
+    out: TextIO = sys.stderr,
+    target: Target = RUNNER_TARGET,
+) -> None:
+    """Fill the wheelhouse for a run just started; when a set cannot be resolved or fetched,
+    no half-made run stays behind (its folder and lock go)."""
     try:
-        fill_wheelhouse({t.cell.deps for t in state.trials}, DEFAULT_WHEELHOUSE, state.run_dir)
+        fill_wheelhouse({t.cell.deps for t in state.trials}, wheelhouse, state.run_dir, out, target)
     except BaseException:
-        # A set that cannot be resolved or fetched leaves no half-made run behind.
         if state.lock is not None:
             state.lock.release()
         shutil.rmtree(state.run_dir, ignore_errors=True)
         raise
-    return state
 
 
 def start_run(options: PlanOptions, out: Path | None, port: int = BENCH_MIRROR_PORT) -> RunState:
@@ -233,7 +244,7 @@ def _execute(
             setup = TrialSetup(
                 runner_root=work / "runner",
                 store_root=work / "store",
-                logs=state.run_dir / "logs",
+                logs=state.run_dir / LOGS_DIR,
                 python_templates=work / "python-templates",
                 index_url=mirror.index_url(),
                 transfer=profile.cache_transfer(),
@@ -568,7 +579,12 @@ def _empty_store(store_root: Path) -> None:
 
 
 def _log_name(trial: Trial) -> str:
-    return trial.id.replace("/", "-")
+    return trial_log(Path(), trial.id).stem
+
+
+def trial_log(run_dir: Path, trial_id: str) -> Path:
+    """Where a trial's log is in its run folder."""
+    return run_dir / LOGS_DIR / f"{trial_id.replace('/', '-')}.log"
 
 
 def _progress(

@@ -17,6 +17,7 @@ import yaml
 
 from bench.advise.command import YOURS, AdviseOptions, advise, summary_lines
 from bench.advise.rewrite import actionlint
+from tests.gitrepo import git_env
 from tests.helpers import write
 from tests.tinyset import (
     CURRENT,
@@ -59,11 +60,7 @@ jobs:
 
 
 def git(repo: Path, *args: str, date: str) -> None:
-    env = {
-        "PATH": "/usr/bin:/bin", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t", "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date,
-    }  # fmt: skip
+    env = git_env() | {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
 
 

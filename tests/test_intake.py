@@ -15,6 +15,7 @@ from bench.errors import BenchError
 from bench.intake.forms import Form, find_input
 from bench.intake.resolve import Target, poetry_top_level, resolve, uv_binary
 from bench.mirror.fetch import read_pins
+from tests.gitrepo import git_env
 from tests.helpers import write
 
 PYPROJECT = """[project]
@@ -250,11 +251,7 @@ def test_a_hashed_set_is_used_as_it_is(tmp_path, target):
 
 
 def _git(repo: Path, *args: str, date: str = "2026-01-01T00:00:00Z") -> str:
-    env = {
-        "PATH": "/usr/bin:/bin", "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@t", "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date,
-    }  # fmt: skip
+    env = git_env() | {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
     return subprocess.run(
         ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
     ).stdout

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -133,15 +132,7 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
     state = execute.start_run(plan, folder / "runs", port=options.port)
     if options.fetch:
         target = Target(python_version=_minor(python) if python else "3.11")
-        try:
-            execute.fill_wheelhouse(
-                {t.cell.deps for t in state.trials}, options.wheelhouse, state.run_dir, out, target
-            )
-        except BaseException:  # nothing half-made stays behind: no run, no lock
-            if state.lock is not None:
-                state.lock.release()
-            shutil.rmtree(state.run_dir, ignore_errors=True)
-            raise
+        execute.fill_new_run(state, options.wheelhouse, out, target)
     execute.execute(state, wheelhouse=options.wheelhouse, port=options.port, out=out)
     times = read_run(state.run_dir)
     caching = [path for path in files if load_strategies(path)]  # no-cache has nothing to replay
@@ -327,7 +318,7 @@ def _failures(run_dir: Path) -> dict[str, str]:
     failures: dict[str, str] = {}
     for record in latest_attempts(read_trials(run_dir).records):
         if not record.succeeded and record.scenario not in failures:
-            log = run_dir / "logs" / f"{record.trial_id.replace('/', '-')}.log"
+            log = execute.trial_log(run_dir, record.trial_id)
             tail = log.read_text(errors="replace").splitlines()[-15:] if log.is_file() else []
             failures[record.scenario] = "\n".join([record.error or "failed", *tail])
     return failures

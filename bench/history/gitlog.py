@@ -8,7 +8,6 @@ long-lived ``git cat-file --batch``.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.gitrun import git, git_environment
 
 ZERO_OID = "0" * 40
 _RECORD = "\x01"
@@ -45,13 +45,6 @@ class History:
     runs: list[Run]
     shallow: bool = False
     warnings: list[str] = field(default_factory=list)
-
-
-def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-    env = os.environ | {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, check=check, env=env
-    )
 
 
 def open_repository(repo: Path) -> Path:
@@ -180,7 +173,7 @@ class BlobReader:
             ["git", "-C", str(repo), "cat-file", "--batch"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env=os.environ | {"LC_ALL": "C"},
+            env=git_environment(),
         )
 
     def read(self, oid: str) -> bytes:

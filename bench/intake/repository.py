@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import fnmatch
 import io
-import os
-import subprocess
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from bench.depsets import REMOVED_LIST
 from bench.errors import BenchError
+from bench.gitrun import git
 
 # What a dependency file is, for finding the commit where the dependencies last changed.
 DEPENDENCY_PATTERNS = (
@@ -39,13 +38,8 @@ def export_repository(repo: Path, dest: Path) -> RepositorySet:
     """Write ``repo``'s tracked files at HEAD to ``dest`` and its previous revision as overlay."""
     head = _git(repo, "rev-parse", "--verify", "HEAD^{commit}").strip()
     dest.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(
-        ["git", "-C", str(repo), "archive", "--format=tar", head],
-        capture_output=True, env=_git_env(),
-    )  # fmt: skip
-    if archive.returncode != 0:
-        raise BenchError(f"git archive failed in {repo}: {archive.stderr.decode().strip()}")
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+    archive = _git_bytes(repo, "archive", "--format=tar", head)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(dest, filter="data")
     previous = previous_dependency_commit(repo, head)
     if previous is not None:
@@ -102,14 +96,8 @@ def _git(repo: Path, *args: str) -> str:
 
 
 def _git_bytes(repo: Path, *args: str) -> bytes:
-    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, env=_git_env())
+    result = git(repo, *args, check=False)
     if result.returncode != 0:
         message = result.stderr.decode(errors="replace").strip().splitlines()
         raise BenchError(f"{repo}: git {args[0]} failed: {message[-1] if message else '?'}")
     return result.stdout
-
-
-def _git_env() -> dict[str, str]:
-    """git with none of the user's configuration."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    return env | {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
