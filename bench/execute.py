@@ -35,8 +35,8 @@ from bench.busy import BusyMeter, machine_state
 from bench.depsets import DependencySet
 from bench.errors import BenchError
 from bench.ghcache.store import CacheStore
-from bench.intake.resolve import RUNNER_TARGET, Target
-from bench.intake.sets import set_requirements
+from bench.intake.resolve import RUNNER_TARGET, Target, compile_file
+from bench.intake.sets import RESOLVED_DIR, set_requirements
 from bench.locking import BENCH_MIRROR_PORT
 from bench.mirror.fetch import DEFAULT_WHEELHOUSE, fetch
 from bench.mirror.server import MirrorServer
@@ -185,10 +185,25 @@ def wheelhouse_requirements(
     sets: Iterable[DependencySet], resolved_in: Path, target: Target = RUNNER_TARGET
 ) -> list[Path]:
     """Every pinned file the jobs and the lock files need from the mirror."""
-    files = sorted((SCENARIOS_ROOT / "tools").glob("*.txt"))
+    files = tool_requirements(resolved_in, target)
     for deps in sorted(set(sets), key=lambda d: d.name):
         files += set_requirements(deps, resolved_in, target)
     return files
+
+
+def tool_requirements(resolved_in: Path, target: Target = RUNNER_TARGET) -> list[Path]:
+    """The tools' pins (poetry, pipenv, uv, build backends): the shipped files, compiled for
+    the runner's Python; for a job on another Python (``advise``), compiled afresh for it into
+    the run folder, since their dependencies differ between Pythons."""
+    tools = SCENARIOS_ROOT / "tools"
+    if target.python_version == RUNNER_TARGET.python_version:
+        return sorted(tools.glob("*.txt"))
+    out = resolved_in / RESOLVED_DIR / f"tools-{target.python_version}"
+    plain = Target(python_version=target.python_version, index_url=target.index_url)
+    return [
+        compile_file(source, out / f"{source.stem}.txt", plain)
+        for source in sorted(tools.glob("*.in"))
+    ]
 
 
 def execute(

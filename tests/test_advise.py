@@ -241,9 +241,9 @@ def test_the_recommendation_gives_the_answer_first_with_its_numbers():
     first = text.split("\n\n")[1]
     assert first == "**Use uv.**"
     assert verdict.saving is not None
-    per_month = f"about {verdict.saving.estimate * 60 / 60:.0f} CI minutes a month"
+    per_month = f"about {verdict.saving.estimate * 60 / 60:.1f} CI minutes a month"
     assert per_month in text
-    assert text.index("| uv ") < text.index("| pip ") < text.index("| yours (yours)")
+    assert text.index("| uv ") < text.index("| pip ") < text.index("| your job")
     assert "| poetry     | no poetry.lock |" in text
     assert "passes actionlint" in text
 

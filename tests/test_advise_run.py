@@ -94,7 +94,7 @@ def test_their_job_and_the_candidates_ran(advised):
     assert "your job: ci.yml:tests; tests: pytest -q tests" in progress
     text = result.recommendation.read_text()
     assert text.startswith("# Caching advice for project\n")
-    for name in (f"{YOURS} (yours)", "pip-cache", "no-cache"):
+    for name in ("your job", "pip-cache", "no-cache"):
         assert f"| {name} " in text, name
     assert "## Failed here" not in text, text
     # pip-cache cold, warm, partial; yours cold, warm (no restore-keys: no partial); no-cache cold
@@ -114,7 +114,7 @@ def test_hit_rates_come_from_the_repositorys_history(advised):
     rows = [line for line in table if line.startswith("| pip-cache")]
     # three pushes: a miss, a restore-key hit (requirements changed), an exact hit
     assert "33% / 33% / 33%" in rows[0]
-    yours = [line for line in table if line.startswith("| yours (yours)")]
+    yours = [line for line in table if line.startswith("| your job")]
     # their key has no restore-keys: miss, miss (new key, no prefix match), exact
     assert "33% / 0% / 67%" in yours[0]
 

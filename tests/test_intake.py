@@ -14,9 +14,12 @@ import pytest
 from bench.errors import BenchError
 from bench.intake.forms import Form, find_input
 from bench.intake.resolve import Target, poetry_top_level, resolve, uv_binary
+from bench.intake.uvlock import point_at_mirror, point_locks_at_mirror
 from bench.mirror.fetch import read_pins
+from bench.mirror.server import MirrorServer
 from tests.gitrepo import git_env
 from tests.helpers import write
+from tests.tinyset import free_port
 
 PYPROJECT = """[project]
 name = "demo"
@@ -126,10 +129,12 @@ def test_uv_lock_is_exported_offline(tmp_path, target):
         [uv_binary(), "lock", "--no-config", "--index-url", target.index_url, "-q"],
         cwd=project, check=True, env={"PATH": "/usr/bin:/bin", "UV_CACHE_DIR": str(tmp_path / "c")},
     )  # fmt: skip
-    resolution = resolve(project, tmp_path / "out", Target(index_url=None))  # no index needed
+    resolution = resolve(project, tmp_path / "out", target)
     assert resolution.input.form is Form.UV_LOCK  # every group, unless some are named
     assert pinned(resolution.requirements) == {"tinyone": "1.0", "tinytwo": "2.0", "tinysrc": "0.5"}
-
+    # Installing the lock builds the project: its build backend goes to the wheelhouse too.
+    assert resolution.build_requirements is not None
+    assert pinned(resolution.build_requirements) == {"tinyone": "1.0"}
 
 
 def test_poetry_lock_versions_win_over_newer_ones(tmp_path, target):
@@ -307,3 +312,77 @@ def test_not_a_repository_is_one_line(tmp_path):
     with pytest.raises(BenchError, match="git rev-parse failed") as raised:
         export_repository(tmp_path, tmp_path / "set")
     assert "\n" not in str(raised.value)
+
+
+LOCK_WITH_EVERY_SOURCE = """\
+version = 1
+requires-python = ">=3.9"
+
+[[package]]
+name = "demo"
+version = "0.1"
+source = { editable = "." }
+dependencies = [
+    { name = "tinyone", version = "1.0", source = { registry = "https://index.example/simple" } },
+    { name = "fromgit" },
+]
+
+[[package]]
+name = "fromgit"
+version = "0.2"
+source = { git = "https://example.invalid/fromgit?rev=abc#abc" }
+
+[[package]]
+name = "tinyone"
+version = "1.0"
+source = { registry = "https://index.example/simple" }
+sdist = { url = "https://files.example/aa/bb/tinyone-1.0.tar.gz", hash = "sha256:00", size = 1 }
+wheels = [
+    { url = "https://files.example/cc/dd/tinyone-1.0-py3-none-any.whl", hash = "sha256:11" },
+]
+"""
+
+
+def test_a_uv_lock_is_pointed_at_the_mirror_and_nothing_else_changes():
+    mirror = "http://127.0.0.1:9/simple/"
+    text = point_at_mirror(LOCK_WITH_EVERY_SOURCE, mirror)
+    assert "index.example" not in text and "files.example" not in text
+    assert text.count(f'registry = "{mirror}"') == 2  # the package's source and a dependency's
+    assert 'url = "http://127.0.0.1:9/files/tinyone-1.0.tar.gz", hash = "sha256:00"' in text
+    assert '{ url = "http://127.0.0.1:9/files/tinyone-1.0-py3-none-any.whl", hash' in text
+    assert 'source = { git = "https://example.invalid/fromgit?rev=abc#abc" }' in text
+    assert len(text.splitlines()) == len(LOCK_WITH_EVERY_SOURCE.splitlines())
+    assert point_at_mirror(text, mirror) == text  # a second pass changes nothing
+
+
+def test_uv_sync_locked_installs_a_lock_made_against_another_index(tmp_path, tiny_mirror):
+    """The lock names the index it was made with; the runner has only the mirror. Without the
+    rewrite ``uv sync --locked`` refuses the lock; with it, uv installs it from the mirror."""
+    project = tmp_path / "project"
+    write(
+        project / "pyproject.toml",
+        PYPROJECT.format(dependencies='["tinytwo"]').split("[build-system]")[0],
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "UV_CACHE_DIR": str(tmp_path / "c"),
+        "UV_PYTHON_DOWNLOADS": "never",
+    }
+    lock = [uv_binary(), "lock", "--no-config", "--index-url", tiny_mirror.index_url(), "-q"]
+    subprocess.run(lock, cwd=project, check=True, env=env)
+    with MirrorServer(tiny_mirror.wheelhouse, port=free_port()) as other:
+        sync = [
+            uv_binary(),
+            "sync",
+            "--locked",
+            "--no-config",
+            "--default-index",
+            other.index_url(),
+        ]
+        refused = subprocess.run(sync, cwd=project, env=env, capture_output=True, text=True)
+        assert refused.returncode != 0
+        assert point_locks_at_mirror(project, other.index_url()) == [project / "uv.lock"]
+        done = subprocess.run(sync, cwd=project, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert other.stats().requests >= 1  # installed from the mirror the lock now names
+    assert (project / ".venv").is_dir()

@@ -35,6 +35,7 @@ from bench.history.strategy import load_strategies
 from bench.intake.forms import find_input
 from bench.intake.repository import export_repository
 from bench.intake.resolve import Target
+from bench.intake.uvlock import point_locks_at_mirror
 from bench.locking import BENCH_MIRROR_PORT
 from bench.mirror.fetch import DEFAULT_WHEELHOUSE
 from bench.plan import DEFAULT_PROFILE, WORKFLOWS, PlanOptions
@@ -92,6 +93,9 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
         raise BenchError(f"{repo} is not a git repository; give a git checkout of the project")
     folder = _advise_folder(options.out, repo.name)
     exported = export_repository(repo, folder / "repository" / repo.name)
+    mirror_index = f"http://127.0.0.1:{options.port}/simple/"
+    for lock in point_locks_at_mirror(exported.folder, mirror_index):
+        print(f"{lock.relative_to(folder)}: points at the mirror (index, file addresses)", file=out)
     their = find_their_job(exported.folder, options.job, options.test_cmd)
     test_command = options.test_cmd or their.test_command or DEFAULT_TEST_COMMAND
     print(f"your job: {their.workflow.name}:{their.job_id}; tests: {test_command}", file=out)
@@ -283,7 +287,12 @@ def _job_of(candidate: Candidate) -> str:
 
 
 def _span(replay: dict) -> int:
-    return int(replay.get("span_seconds") or 0)
+    """Seconds from the first to the last replayed push (history.json's ``first``/``last``)."""
+    try:
+        first, last = (datetime.fromisoformat(replay[k]) for k in ("first", "last"))
+    except (KeyError, TypeError, ValueError):
+        return 0
+    return int((last - first).total_seconds())
 
 
 def _rankable(candidates: list[CandidateTimes]) -> bool:

@@ -77,14 +77,21 @@ def _answer(advice: Advice) -> str:
     saving = verdict.saving
     if saving is not None and verdict.winner != advice.baseline:
         per_month = saving.estimate * advice.runs_per_month / 60
+        cadence = (
+            f"about {per_month:.1f} CI minutes a month at your history's "
+            f"{advice.runs_per_month:.1f} runs a month"
+            if advice.runs_per_month
+            else "your history is too short to tell runs a month"
+        )
         lines.append(
             f"Against your current job it saves {saving.estimate:.1f} s per run "
-            f"(95 % interval {saving.low:.1f} to {saving.high:.1f} s), about {per_month:.0f} "
-            f"CI minutes a month at your history's {advice.runs_per_month:.0f} runs a month."
+            f"(95 % interval {saving.low:.1f} to {saving.high:.1f} s), {cadence}."
         )
     if advice.recommended_file:
-        lint = "passes actionlint" if not advice.lint_findings else "actionlint finds: " + (
-            "; ".join(advice.lint_findings)
+        lint = (
+            "passes actionlint"
+            if not advice.lint_findings
+            else "actionlint finds: " + ("; ".join(advice.lint_findings))
         )
         lines.append(f"The job to paste is in `{advice.recommended_file}` ({lint}).")
     return "\n\n".join(lines) + "\n"
@@ -108,7 +115,7 @@ def _table(advice: Advice) -> str:
         size = advice.archive_mb.get(candidate.name)
         rows.append(
             [
-                candidate.name + (" (yours)" if candidate.name == advice.baseline else ""),
+                "your job" if candidate.name == advice.baseline else candidate.name,
                 expected,
                 f"{rates.exact:.0%} / {rates.partial:.0%} / {rates.miss:.0%}",
                 *medians,

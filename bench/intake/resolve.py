@@ -62,10 +62,12 @@ def resolve(folder: Path, out_dir: Path, target: Target = RUNNER_TARGET) -> Reso
     form = dependency_input.form
     if form is Form.UV_LOCK:
         _uv_export(dependency_input.folder, resolved, target)
+        builds_project = locked_project_is_built(dependency_input.folder)
     elif form is Form.PIPFILE_LOCK:
         builds_project = _pipfile_lock(dependency_input.files[0], resolved)
     elif form is Form.POETRY_LOCK:
         _poetry_lock(dependency_input.folder, resolved, target)
+        builds_project = locked_project_is_built(dependency_input.folder)
     elif form in (Form.PINNED_REQUIREMENTS, Form.RANGED_REQUIREMENTS):
         read = requirements_of(dependency_input)
         notices.extend(read.notices)
@@ -89,6 +91,27 @@ def resolve(folder: Path, out_dir: Path, target: Target = RUNNER_TARGET) -> Reso
         backend = replace(target, extras=(), groups=())
         _compile(build_requires(dependency_input.folder), [], build, backend, out_dir)
     return Resolution(dependency_input, resolved, build, tuple(notices))
+
+
+def compile_file(source: Path, out: Path, target: Target) -> Path:
+    """``source`` (a ``requirements.in``) pinned with hashes for ``target`` into ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _compile_sources([source], [], out, target, source.parent)
+    return out
+
+
+def locked_project_is_built(folder: Path) -> bool:
+    """Whether installing a uv or poetry lock builds the project itself (with its backend)."""
+    pyproject = folder / "pyproject.toml"
+    if not pyproject.is_file():
+        return False
+    document = read_toml(pyproject)
+    tool = document.get("tool", {})
+    if tool.get("uv", {}).get("package") is False:
+        return False
+    if tool.get("poetry", {}).get("package-mode") is False:
+        return False
+    return "build-system" in document
 
 
 def build_requires(folder: Path) -> list[str]:

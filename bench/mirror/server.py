@@ -23,6 +23,7 @@ import errno
 import hashlib
 import json
 import re
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -165,6 +166,13 @@ class _Server(ThreadingHTTPServer):
     # stays refused for a minute after the run. Linux still refuses a second live listener.
     allow_reuse_address = True
     request_queue_size = 256
+
+    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        """A client that hangs up mid-download (uv stops fetching when one file fails) is not
+        the mirror's error: say nothing. Anything else is printed as the standard server does."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def _handler_for(mirror: MirrorServer) -> type[BaseHTTPRequestHandler]:

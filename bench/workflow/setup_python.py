@@ -1,7 +1,7 @@
 """actions/setup-python: an interpreter found on this machine, and its ``cache:`` (spec, 7).
 
 A hosted runner downloads CPython into its tool cache; here the matching interpreter already on
-the machine is copied in as a venv. ``python-version-file`` reads ``.python-version`` or
+the machine is copied in (``install_python``). ``python-version-file`` reads ``.python-version`` or
 ``pyproject.toml``'s ``requires-python``; ``pip-version`` and ``pip-install`` run pip from the
 mirror; ``allow-prereleases`` and ``check-latest`` change nothing here (the machine's newest
 matching interpreter is used either way).
@@ -10,6 +10,7 @@ matching interpreter is used either way).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 import tomllib
@@ -125,21 +126,84 @@ def _python_spec(inputs: dict[str, str], ctx: ActionContext) -> str:
 def install_python(
     interpreter: Interpreter, location: Path, templates: Path | None, env: dict[str, str]
 ) -> None:
-    """A venv of ``interpreter`` at ``location``, copied from a ready one when there is one.
+    """``interpreter`` in the runner's tool cache at ``location``, from a ready template.
 
-    The copy lands at the path the template was made for, so its scripts stay valid. ``env`` is
-    the runner's: the venv's pip runs with nothing of the host's PATH or home. A failure is an
-    ``ActionError`` (the trial fails), never an exception that stops the run.
+    A hosted runner's tool cache holds a real CPython installation, not a virtual environment,
+    and tools tell the two apart: uv skips a venv's interpreter on PATH when it looks for one to
+    build an environment from (it would take the system's ``/usr/bin/python3`` instead). So an
+    interpreter installed in a folder of its own (pyenv's, say) is copied as an installation:
+    everything but its test suite and third-party packages, scripts pointed at the copy, pip
+    from ``ensurepip``. The system's interpreter (under ``/usr``) cannot be copied alone and
+    still becomes a venv. The template is made once per run at the path the trials use (so its
+    scripts stay valid) and each trial gets hard links to it: Python and pip replace files,
+    they do not write into them, so no trial changes the template. ``env`` is the runner's: pip
+    runs with nothing of the host's PATH or home. A failure is an ``ActionError`` (the trial
+    fails), never an exception that stops the run.
     """
-    template = templates / interpreter.version if templates is not None else None
-    if template is not None and template.is_dir():
-        location.parent.mkdir(parents=True, exist_ok=True)
-        _run_quietly(["cp", "-a", str(template), str(location)], env)
+    if (location / "bin").is_dir():  # set up by an earlier step of the job
         return
-    _run_quietly([interpreter.path, "-m", "venv", str(location)], env)
-    if template is not None:
+    template = templates / interpreter.version if templates is not None else None
+    if template is None:
+        _make_python(interpreter, location, env)
+        return
+    if not template.is_dir():
+        _make_python(interpreter, location, env)
         template.parent.mkdir(parents=True, exist_ok=True)
         _run_quietly(["cp", "-a", str(location), str(template)], env)
+        return
+    location.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _run_quietly(["cp", "-al", str(template), str(location)], env)
+    except ActionError:  # another file system: a plain copy
+        shutil.rmtree(location, ignore_errors=True)
+        _run_quietly(["cp", "-a", str(template), str(location)], env)
+
+
+def _make_python(interpreter: Interpreter, location: Path, env: dict[str, str]) -> None:
+    root = installation_root(interpreter)
+    if root is None:
+        _run_quietly([interpreter.path, "-m", "venv", str(location)], env)
+        return
+    stdlib = root / "lib" / f"python{_minor(interpreter.version)}"
+
+    def leave_out(folder: str, names: list[str]) -> set[str]:
+        return {"site-packages", "test"} & set(names) if Path(folder) == stdlib else set()
+
+    try:
+        shutil.copytree(root, location, symlinks=True, ignore=leave_out)
+    except (OSError, shutil.Error) as error:
+        raise ActionError(f"setup-python: cannot copy {root}: {error}") from None
+    (location / stdlib.relative_to(root) / "site-packages").mkdir(exist_ok=True)
+    _point_scripts_at(location / "bin", root, location)
+    python = location / "bin" / f"python{_minor(interpreter.version)}"
+    _run_quietly([str(python), "-m", "ensurepip", "--default-pip"], env)
+
+
+def installation_root(interpreter: Interpreter) -> Path | None:
+    """The folder ``interpreter`` is installed in by itself (``<root>/bin``, ``<root>/lib``),
+    or None for one that shares its prefix with the rest of the system."""
+    root = Path(interpreter.path).resolve().parent.parent
+    if root in (Path("/"), Path("/usr"), Path("/usr/local")):
+        return None
+    landmark = root / "lib" / f"python{_minor(interpreter.version)}" / "os.py"
+    return root if landmark.is_file() else None
+
+
+def _point_scripts_at(bin_dir: Path, old_root: Path, new_root: Path) -> None:
+    """Scripts whose ``#!`` names the original installation run the copy instead."""
+    old = f"#!{old_root}/".encode()
+    for script in bin_dir.iterdir():
+        if script.is_symlink() or not script.is_file():
+            continue
+        with script.open("rb") as handle:
+            if handle.read(len(old)) != old:
+                continue
+        data = script.read_bytes()
+        script.write_bytes(f"#!{new_root}/".encode() + data[len(old) :])
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
 
 
 def _run_quietly(command: list[str], env: dict[str, str]) -> None:
