@@ -191,12 +191,16 @@ def wheelhouse_requirements(
     return files
 
 
+def minor_of(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
 def tool_requirements(resolved_in: Path, target: Target = RUNNER_TARGET) -> list[Path]:
     """The tools' pins (poetry, pipenv, uv, build backends): the shipped files, compiled for
     the runner's Python; for a job on another Python (``advise``), compiled afresh for it into
     the run folder, since their dependencies differ between Pythons."""
     tools = SCENARIOS_ROOT / "tools"
-    if target.python_version == RUNNER_TARGET.python_version:
+    if minor_of(target.python_version) == RUNNER_TARGET.python_version:
         return sorted(tools.glob("*.txt"))
     out = resolved_in / RESOLVED_DIR / f"tools-{target.python_version}"
     plain = Target(python_version=target.python_version, index_url=target.index_url)

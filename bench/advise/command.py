@@ -39,6 +39,7 @@ from bench.intake.uvlock import point_locks_at_mirror
 from bench.locking import BENCH_MIRROR_PORT
 from bench.mirror.fetch import DEFAULT_WHEELHOUSE
 from bench.plan import DEFAULT_PROFILE, WORKFLOWS, PlanOptions
+from bench.runner.pythons import select_interpreter
 from bench.stopping import MIN_ROUNDS
 from bench.vocabulary import REFERENCE_SCENARIO
 from bench.workflow.expressions import ExpressionError, interpolate
@@ -135,7 +136,7 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
     )
     state = execute.start_run(plan, folder / "runs", port=options.port)
     if options.fetch:
-        target = Target(python_version=_minor(python) if python else "3.11")
+        target = Target(python_version=_patch_release(python) if python else "3.11")
         execute.fill_new_run(state, options.wheelhouse, out, target)
     execute.execute(state, wheelhouse=options.wheelhouse, port=options.port, out=out)
     times = read_run(state.run_dir)
@@ -230,6 +231,15 @@ def with_python(candidate: Candidate, python: str) -> Candidate:
 def _minor(python: str) -> str:
     found = re.search(r"3\.\d+", python)
     return found.group(0) if found else "3.11"
+
+
+def _patch_release(python: str) -> str:
+    """The patch release the job will run (the machine's for that minor): resolving for "3.9"
+    means 3.9.0 to pip and uv, which packages excluding early patch releases refuse."""
+    try:
+        return select_interpreter(_minor(python)).version
+    except BenchError:
+        return _minor(python)
 
 
 def _choice(matrix: list[str]) -> dict[str, str]:

@@ -7,6 +7,7 @@ named like a test job wins, then the first. The choice and the others are report
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from bench.advise.rewrite import is_dependency_step
 from bench.errors import BenchError
 
 WORKFLOWS = Path(".github") / "workflows"
+_TEST_WORD = re.compile(r"\b(pytest|tox|nox|unittest)\b")
 _TEST_NAMES = ("test", "tests", "pytest", "ci", "build")
 
 
@@ -43,7 +45,7 @@ def find_their_job(project: Path, job: str | None = None, test_cmd: str | None =
                 continue
             steps = [s for s in steps if isinstance(s, dict)]
             scripts = [str(s.get("run", "")) for s in steps]
-            test = read_test_command(scripts)
+            test = read_test_command(scripts) or _script_test_command(scripts, project)
             if any(is_dependency_step(s) for s in steps) and (test or test_cmd):
                 found.append((path, str(job_id), test))
     names = [f"{p.relative_to(project)}:{j}" for p, j, _ in found]
@@ -61,3 +63,22 @@ def find_their_job(project: Path, job: str | None = None, test_cmd: str | None =
     path, job_id, test = chosen[0]
     others = tuple(n for n in names if n != f"{path.relative_to(project)}:{job_id}")
     return TheirJob(path, job_id, test, others)
+
+
+def _script_test_command(scripts: list[str], project: Path) -> str | None:
+    """A step that runs one of the repository's own scripts which runs the tests (a
+    ``scripts/test`` that calls pytest): that step's line is the test command."""
+    found = None
+    for script in scripts:
+        words = script.strip().split()
+        if len(words) == 0 or "\n" in script.strip():
+            continue
+        path = words[1] if words[0] in ("sh", "bash") and len(words) > 1 else words[0]
+        file = project / path.removeprefix("./")
+        try:
+            inside = file.is_file() and file.resolve().is_relative_to(project.resolve())
+            if inside and _TEST_WORD.search(file.read_text(errors="replace")):
+                found = script.strip()
+        except OSError:
+            continue
+    return found

@@ -94,9 +94,10 @@ def resolve(folder: Path, out_dir: Path, target: Target = RUNNER_TARGET) -> Reso
 
 
 def compile_file(source: Path, out: Path, target: Target) -> Path:
-    """``source`` (a ``requirements.in``) pinned with hashes for ``target`` into ``out``."""
+    """``source`` (a ``requirements.in`` of tools) pinned with hashes for ``target`` into
+    ``out``, wheels only: a tool is installed, never built, in a job."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    _compile_sources([source], [], out, target, source.parent)
+    _compile_sources([source], [], out, target, source.parent, ["--only-binary", ":all:"])
     return out
 
 
@@ -114,12 +115,20 @@ def locked_project_is_built(folder: Path) -> bool:
     return "build-system" in document
 
 
+# What a backend asks for at build time beyond its static ``requires`` (PEP 517's
+# get_requires_for_build_* hooks), which a job's isolated build then fetches from the index:
+# hatchling's editable builds need ``editables``; older setuptools asks for ``wheel``.
+DYNAMIC_BUILD_REQUIRES = {"hatchling.build": ("editables",), "setuptools.build_meta": ("wheel",)}
+
+
 def build_requires(folder: Path) -> list[str]:
     pyproject = folder / "pyproject.toml"
     if not pyproject.is_file():
-        return list(DEFAULT_BUILD_REQUIRES)
+        return [*DEFAULT_BUILD_REQUIRES, "wheel"]
     system = read_toml(pyproject).get("build-system", {})
-    return list(system.get("requires", DEFAULT_BUILD_REQUIRES)) or list(DEFAULT_BUILD_REQUIRES)
+    static = list(system.get("requires", DEFAULT_BUILD_REQUIRES)) or list(DEFAULT_BUILD_REQUIRES)
+    backend = system.get("build-backend", "setuptools.build_meta")
+    return static + list(DYNAMIC_BUILD_REQUIRES.get(backend, ()))
 
 
 def _compile(
@@ -132,7 +141,12 @@ def _compile(
 
 
 def _compile_sources(
-    sources: list[Path], constraints: list[str], out: Path, target: Target, cwd: Path
+    sources: list[Path],
+    constraints: list[str],
+    out: Path,
+    target: Target,
+    cwd: Path,
+    more: list[str] | None = None,
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-resolve-") as scratch:
         command = ["pip", "compile", *map(str, sources), "-o", str(out), "--generate-hashes"]
@@ -141,7 +155,7 @@ def _compile_sources(
             constraint_file = Path(scratch) / "constraints.txt"
             constraint_file.write_text("\n".join(constraints) + "\n")
             command += ["--constraints", str(constraint_file)]
-        command += _extra_options(target)
+        command += _extra_options(target) + (more or [])
         _uv(command, cwd, target)
     _drop_local_projects(out)
 

@@ -4,6 +4,7 @@ sentence computed from the records."""
 from __future__ import annotations
 
 import shutil
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,24 +230,34 @@ def _metadata(run_info: dict[str, Any], records: Sequence[TrialRecord]) -> str:
             f"{profile.get('restore_mib_per_s', '?')} MiB/s",
         ),
         ("repetitions, seed", f"{plan.get('reps', '?')}, {plan.get('seed', '?')}"),
+        ("wall time", _minutes(run_info.get("wall_s"))),
+        ("harness's own cost per trial", _spread([r.harness_fraction for r in records])),
+        ("CPU used by other processes per trial", _spread([r.machine_busy for r in records])),
         (
             "harness commit",
             f"{harness.get('commit', '?')}"
             + (" (with local changes)" if harness.get("dirty") else ""),
         ),
     ]
-    stood_in = sorted(
-        {
-            f"{s.uses} ({r.scenario})"
-            for r in records
-            for s in r.steps
-            if s.stand_in
-        }
-    )
+    stood_in = sorted({f"{s.uses} ({r.scenario})" for r in records for s in r.steps if s.stand_in})
     if stood_in:  # no-ops for actions that touch no dependencies (upload, publish, report…)
         rows.append(("steps stood in for", ", ".join(stood_in)))
     lines = ["| | |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows]
     return "\n".join(lines) + "\n"
+
+
+def _minutes(seconds: float | None) -> str:
+    if not seconds:
+        return "?"
+    return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
+
+
+def _spread(shares: Sequence[float | None]) -> str:
+    """Median and highest of per-trial shares of the wall time (or of the CPU)."""
+    known = [s for s in shares if s is not None]
+    if not known:
+        return "not recorded"
+    return f"median {statistics.median(known):.1%}, highest {max(known):.1%} ({len(known)} trials)"
 
 
 def interval_words(s: Interval) -> str:

@@ -8,6 +8,7 @@ know are errors, as on GitHub; inputs that change nothing on one runner are acce
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,13 +105,20 @@ def checkout(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
         shutil.copytree(
             layer,
             target,
-            copy_function=shutil.copyfile,
+            copy_function=_copy_as_git_does,
             dirs_exist_ok=True,
             ignore=shutil.ignore_patterns("previous", REMOVED_LIST, "__pycache__", ".venv"),
         )
     for relative in ctx.checkout.removed:
         (target / relative).unlink(missing_ok=True)
     return ActionResult(ok=True, log=[f"Checked out {ctx.checkout.layers[-1]} into {target}"])
+
+
+def _copy_as_git_does(source: str, target: str) -> str:
+    """The content, fresh times and git's one mode bit: executable (0755) or not (0644)."""
+    shutil.copyfile(source, target)
+    os.chmod(target, 0o755 if os.stat(source).st_mode & 0o100 else 0o644)
+    return target
 
 
 def _inside_workspace(ctx: ActionContext, relative: str) -> Path:
