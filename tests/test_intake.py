@@ -114,6 +114,21 @@ def test_a_ranged_file_with_dash_e_resolves_the_projects_own_dependencies(tmp_pa
     assert ranged.build_requirements is not None
 
 
+def test_dash_e_with_extras_resolves_the_extras_it_names(tmp_path, target):
+    project = tmp_path / "extras"
+    text = PYPROJECT.format(dependencies="[]").replace(
+        '[dependency-groups]\ntest = ["tinysrc"]\n', ""
+    )
+    text = text.replace(
+        "[build-system]", '[project.optional-dependencies]\nsrc = ["tinysrc"]\n\n[build-system]'
+    )
+    write(project / "pyproject.toml", text)
+    write(project / "requirements-dev.txt", "-e .[src]\ntinytwo==2.0\n")
+    resolution = resolve(project, tmp_path / "out", target)
+    assert resolution.input.form is Form.PINNED_REQUIREMENTS
+    assert "tinysrc" in pinned(resolution.requirements)  # the extra, named after -e .
+
+
 def test_pyproject_with_a_dependency_group(tmp_path, tiny_mirror):
     project = tmp_path / "project"
     write(project / "pyproject.toml", PYPROJECT.format(dependencies='["tinytwo"]'))

@@ -36,10 +36,15 @@ class RequirementsRead:
     requirements: list[str] = field(default_factory=list)  # PEP 508 lines, hashes dropped
     constraints: list[str] = field(default_factory=list)
     projects: list[Path] = field(default_factory=list)  # local projects installed from source
+    project_extras: dict[Path, str] = field(default_factory=dict)  # "[socks,http2]" as written
     build_options: list[str] = field(default_factory=list)  # --no-binary and the like
     notices: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)  # every file read, includes too
     all_pinned: bool = True  # every requirement is NAME==VERSION
+
+    def project_lines(self) -> list[str]:
+        """The local projects as editable requirement lines, with the extras they ask for."""
+        return [f"-e {p}{self.project_extras.get(p, '')}" for p in self.projects]
 
     def is_empty(self) -> bool:
         return not self.requirements and not self.projects
@@ -77,7 +82,11 @@ def _read_file(
         editable = _EDITABLE.match(line)
         local = editable.group(2) if editable else line if _is_local_path(line) else None
         if local is not None:
-            read.projects.append(_local_project(path.parent, local, root, where, number))
+            folder = _local_project(path.parent, local, root, where, number)
+            read.projects.append(folder)
+            extras = re.search(r"\[[^\]]*\]$", local)
+            if extras:
+                read.project_extras[folder] = extras.group(0)
             continue
         if line.startswith("-"):
             option = re.split(r"[\s=]", line, maxsplit=1)[0]

@@ -72,7 +72,7 @@ def resolve(folder: Path, out_dir: Path, target: Target = RUNNER_TARGET) -> Reso
         read = requirements_of(dependency_input)
         notices.extend(read.notices)
         builds_project = bool(read.projects)
-        lines = [*read.build_options, *read.requirements, *(f"-e {p}" for p in read.projects)]
+        lines = [*read.build_options, *read.requirements, *read.project_lines()]
         _compile(lines, read.constraints, resolved, target, dependency_input.folder)
     else:  # the project's own pyproject (with or without dependencies of its own)
         builds_project = True
