@@ -236,14 +236,17 @@ def _metadata(run_info: dict[str, Any], records: Sequence[TrialRecord]) -> str:
         ),
     ]
     stood_in = sorted(
-        {
-            f"{s.uses} ({r.scenario})"
+        {f"{s.uses} ({r.scenario})" for r in records for s in r.steps if s.stand_in}
+        | {
+            f"{s.uses} ({r.scenario}): {what}"
             for r in records
             for s in r.steps
-            if s.stand_in
+            for what in s.substitutions
         }
     )
-    if stood_in:  # no-ops for actions that touch no dependencies (upload, publish, report…)
+    # no-ops for actions that touch no dependencies (upload, publish, report…), and what the
+    # machine put in place of what a step asked (a newer Python than any here…)
+    if stood_in:
         rows.append(("steps stood in for", ", ".join(stood_in)))
     lines = ["| | |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows]
     return "\n".join(lines) + "\n"

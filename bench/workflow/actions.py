@@ -82,6 +82,9 @@ class ActionResult:
     post: PostStep | None = None
     restore_ns: int = 0  # the part of the step spent restoring a cache (setup-python, -uv)
     stand_in: bool = False  # a stand-in's no-op (recorded, and named in the report)
+    # what the machine put in place of what the step asked (a newer Python or node): recorded
+    # on the step and named in the report beside the stand-ins
+    substitutions: list[str] = field(default_factory=list)
     process: ProcessResult | None = None  # a run: step's shell, measured by wait4
 
 

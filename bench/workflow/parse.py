@@ -24,6 +24,7 @@ from bench.workflow.cells import (
     interpreter_problems,
     linux_cells,
     set_aside_lines,
+    stand_in_notes,
     static_if_contexts,
 )
 from bench.workflow.model import Step, Workflow
@@ -65,6 +66,7 @@ class JobCheck:
     job: str
     blockers: list[str] = field(default_factory=list)
     workflow: Workflow | None = None
+    notes: list[str] = field(default_factory=list)  # what stands in when it runs (not blockers)
 
     @property
     def runnable(self) -> bool:
@@ -175,11 +177,14 @@ def check_job(
         cell_problems: list[str] = []
         static = static_if_contexts(contexts, cell)
         steps = parse_steps(raw_steps, "", cell_problems, root, 0, static)
-        cell_problems += interpreter_problems(steps, contexts | {"matrix": cell}, static)
-        if not cell_problems:
+        found, notes = interpreter_problems(steps, contexts | {"matrix": cell}, static)
+        cell_problems += found
+        if not cell_problems and (chosen is None or not notes):
             chosen = (cell, runs_on, steps)
-            break
-        if first_problems is None:
+            check.notes = notes + stand_in_notes(steps, static)
+            if not notes:  # a cell whose Pythons are all here beats one with a stand-in
+                break
+        if first_problems is None and cell_problems:
             first_problems = cell_problems
     if chosen is None:
         if first_problems is None:  # no Linux cell: its steps' problems still count

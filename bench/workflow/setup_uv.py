@@ -24,6 +24,7 @@ from urllib.parse import urljoin
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from bench.errors import BenchError
 from bench.ghcache import action as cache_action
 from bench.ghcache.hashfiles import HashFilesError, hash_files
 from bench.workflow.actions import (
@@ -34,6 +35,7 @@ from bench.workflow.actions import (
     PostStep,
     save_cache,
 )
+from bench.workflow.interpreters import uv_python_choice
 from bench.workflow.uvkey import (
     UvKeyParts,
     dependency_patterns,
@@ -234,7 +236,7 @@ def setup_uv(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
         "uvx-path": str(folder / "uvx"),
     }
     if chosen.python_version:
-        result.env["UV_PYTHON"] = chosen.python_version
+        result.env["UV_PYTHON"] = _uv_python(chosen.python_version, result)
     env = _with(ctx.env, result)
     if chosen.activate:
         _run([str(folder / "uv"), "venv", str(chosen.venv_path), "--directory",
@@ -251,6 +253,20 @@ def setup_uv(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
     if chosen.enable_cache:
         _restore(chosen, python, ctx, result)
     return result
+
+
+def _uv_python(asked: str, result: ActionResult) -> str:
+    """``UV_PYTHON``: as asked, or the machine's newest standing in for a newer CPython (uv
+    would download it); the key keeps the input as written, as on GitHub."""
+    try:
+        choice = uv_python_choice(asked)
+    except BenchError:
+        return asked  # uv reports it when a step asks for it
+    if choice is None or choice.stood_in is None:
+        return asked
+    result.log.append(f"Notice: {choice.stood_in}")
+    result.substitutions.append(choice.stood_in)
+    return choice.interpreter.version
 
 
 def _with(env: dict[str, str], result: ActionResult) -> dict[str, str]:
