@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench.workflow import actions, setup_python, setup_uv, standins
+from bench.workflow import actions, cached_uv, setup_python, setup_uv, standins
 from bench.workflow.actions import ActionContext, ActionResult
 from bench.workflow.registry import BUILTIN, STAND_INS, ActionSpec
 
@@ -18,6 +18,7 @@ HANDLERS: dict[str, Handler] = {
     "actions/cache/save": actions.cache_save,
     "astral-sh/setup-uv": setup_uv.setup_uv,
     "snok/install-poetry": standins.install_poetry,
+    "hynek/setup-cached-uv": cached_uv.setup_cached_uv,
 }
 assert set(HANDLERS) == set(BUILTIN), "every built-in action has a handler"
 

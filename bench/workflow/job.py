@@ -64,6 +64,7 @@ class JobRun:
         self.mirror = mirror
         self.session_prefix = session_prefix
         self.base_env = dict(ctx.env)
+        ctx.workflow_name, ctx.job_id = workflow.name, workflow.job_name
         self.exported: dict[str, str] = {}
         self.path_additions: list[str] = []
         self.scope = ctxs.Scope()
@@ -166,8 +167,10 @@ class JobRun:
         except (BenchError, UnknownAction) as error:  # expressions, actions, interpreters
             raise JobFailure(f"{self._where(step, scope)}: {error}") from None
         self._finish(step, scope, record, outcome)
-        if outcome.post is not None and outcome.ok:
-            self.posts.append((step, outcome.post, scope))
+        if outcome.ok:
+            for post in [outcome.post, *outcome.more_posts]:
+                if post is not None:
+                    self.posts.append((step, post, scope))
 
     def _run_composite(self, step: Step, scope: ctxs.Scope, outer_env: dict[str, str]) -> None:
         """A local composite action: its steps run (and are recorded) as the job's, with its
@@ -277,7 +280,7 @@ class JobRun:
     ) -> ActionResult:
         position = len([r for r in self.records if r.stage == record.stage])
         session = f"{self.session_prefix}/{record.stage}/{step.index}"
-        if scope.part_of:
+        if scope.part_of or record.stage == "post":  # one step may have several posts
             session += f".{position}"
         return measure(record, session, self.mirror, body)
 

@@ -118,6 +118,10 @@ _INSTALL_POETRY = frozenset(
     ]
 )
 
+_SETUP_CACHED_UV = frozenset(
+    ["cache-suffix", "cache-date-suffix", "cache-dependency-path", "use-cache-if", "uv-cache-path"]
+)
+
 BUILTIN: dict[str, ActionSpec] = {
     spec.name: spec
     for spec in (
@@ -128,6 +132,7 @@ BUILTIN: dict[str, ActionSpec] = {
         ActionSpec("actions/cache/save", _SAVE, "save"),
         ActionSpec("astral-sh/setup-uv", _SETUP_UV, "setup", min_version=(3,)),
         ActionSpec("snok/install-poetry", _INSTALL_POETRY, "setup"),
+        ActionSpec("hynek/setup-cached-uv", _SETUP_CACHED_UV, "setup", min_version=(2,)),
     )
 }
 
