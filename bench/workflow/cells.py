@@ -11,6 +11,8 @@ from bench.workflow import matrix as matrices
 from bench.workflow.expressions import ExpressionError, interpolate
 from bench.workflow.interpreters import choose_interpreter, uv_python_choice
 from bench.workflow.model import Step
+from bench.workflow.nodeversions import machine_node, satisfies
+from bench.workflow.nodeversions import stand_in_words as node_stand_in_words
 from bench.workflow.registry import STAND_INS, ActionSpec
 from bench.workflow.steps import statically_false
 
@@ -97,10 +99,14 @@ def interpreter_problems(
     steps: list[Step], contexts: dict[str, Any], static: dict[str, Any]
 ) -> tuple[list[str], list[str]]:
     """Python versions that setup-python or setup-uv ask for and this machine does not have
-    (problems), and those the machine's newest stands in for (notes: newer than any here)."""
+    (problems), and those the machine's newest stands in for (notes: newer than any here; and
+    setup-node's versions the machine's node stands in for)."""
     problems, notes = [], []
     for step in steps:
         if step.action is None or statically_false(step.if_, static):
+            continue
+        if step.action.name == "actions/setup-node":
+            notes += [f"step {step.index}: {n}" for n in node_notes(step, contexts)]
             continue
         if step.action.name not in ("actions/setup-python", "astral-sh/setup-uv"):
             continue
@@ -118,6 +124,19 @@ def interpreter_problems(
             if choice is not None and choice.stood_in:
                 notes.append(f"step {step.index}: {choice.stood_in}")
     return problems, notes
+
+
+def node_notes(step: Step, contexts: dict[str, Any]) -> list[str]:
+    """setup-node's ``node-version`` when the machine's node does not satisfy it (it stands
+    in); a version file is read only when the job runs."""
+    try:
+        spec = interpolate(step.with_.get("node-version", ""), contexts, {}).strip()
+    except ExpressionError:
+        return []
+    found = machine_node()
+    if not spec or found is None or satisfies(found[1], spec):
+        return []
+    return [node_stand_in_words(spec, found[1])]
 
 
 def stand_in_notes(steps: list[Step] | tuple[Step, ...], static: dict[str, Any]) -> list[str]:

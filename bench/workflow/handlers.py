@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench.workflow import actions, cached_uv, setup_python, setup_uv, standins
+from bench.workflow import actions, cached_uv, setup_node, setup_python, setup_uv, standins
 from bench.workflow.actions import ActionContext, ActionResult
 from bench.workflow.registry import BUILTIN, STAND_INS, ActionSpec
 
@@ -19,6 +19,7 @@ HANDLERS: dict[str, Handler] = {
     "astral-sh/setup-uv": setup_uv.setup_uv,
     "snok/install-poetry": standins.install_poetry,
     "hynek/setup-cached-uv": cached_uv.setup_cached_uv,
+    "actions/setup-node": setup_node.setup_node,
 }
 assert set(HANDLERS) == set(BUILTIN), "every built-in action has a handler"
 

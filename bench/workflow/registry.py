@@ -122,6 +122,24 @@ _SETUP_CACHED_UV = frozenset(
     ["cache-suffix", "cache-date-suffix", "cache-dependency-path", "use-cache-if", "uv-cache-path"]
 )
 
+_SETUP_NODE = frozenset(
+    [
+        "node-version",
+        "node-version-file",
+        "architecture",
+        "check-latest",
+        "registry-url",
+        "scope",
+        "token",
+        "cache",
+        "package-manager-cache",
+        "cache-dependency-path",
+        "mirror",
+        "mirror-token",
+        "always-auth",
+    ]
+)
+
 BUILTIN: dict[str, ActionSpec] = {
     spec.name: spec
     for spec in (
@@ -132,6 +150,7 @@ BUILTIN: dict[str, ActionSpec] = {
         ActionSpec("actions/cache/save", _SAVE, "save"),
         ActionSpec("astral-sh/setup-uv", _SETUP_UV, "setup", min_version=(3,)),
         ActionSpec("snok/install-poetry", _INSTALL_POETRY, "setup"),
+        ActionSpec("actions/setup-node", _SETUP_NODE, "setup"),
         ActionSpec("hynek/setup-cached-uv", _SETUP_CACHED_UV, "setup", min_version=(2,)),
     )
 }
