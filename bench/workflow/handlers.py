@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench.workflow import actions, cached_uv, setup_node, setup_python, setup_uv, standins
+from bench.workflow import (
+    actions,
+    cached_uv,
+    precommit,
+    setup_node,
+    setup_python,
+    setup_uv,
+    smallactions,
+    standins,
+)
 from bench.workflow.actions import ActionContext, ActionResult
 from bench.workflow.registry import BUILTIN, STAND_INS, ActionSpec
 
@@ -20,6 +29,11 @@ HANDLERS: dict[str, Handler] = {
     "snok/install-poetry": standins.install_poetry,
     "hynek/setup-cached-uv": cached_uv.setup_cached_uv,
     "actions/setup-node": setup_node.setup_node,
+    "juliangruber/read-file-action": smallactions.read_file,
+    "DamianReeves/write-file-action": smallactions.write_file,
+    "CodSpeedHQ/action": smallactions.codspeed,
+    "pre-commit/action": precommit.pre_commit,
+    "re-actors/checkout-python-sdist": smallactions.checkout_python_sdist,
 }
 assert set(HANDLERS) == set(BUILTIN), "every built-in action has a handler"
 

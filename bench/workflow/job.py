@@ -14,6 +14,7 @@ The contexts live in ``contexts``, file commands in ``filecommands``, measuring 
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -297,9 +298,15 @@ class JobRun:
         env = env | commands.environment()
         if scope.action_path:
             env["GITHUB_ACTION_PATH"] = scope.action_path
-        shell = (step.shell or self.workflow.default_shell or "bash").split()[0]
+        written = step.shell or self.workflow.default_shell or "bash"
+        shell = written.split()[0]
         script_path = commands.script(".py" if shell == "python" else ".sh")
         script_path.write_text(script)
+        if shell in _SHELL_COMMANDS:
+            command = [*_SHELL_COMMANDS[shell], str(script_path)]
+        else:  # a custom shell: ``<command> [options] {0}``, {0} the script (GitHub's form)
+            template = expr.interpolate(written, contexts, self.functions())
+            command = [str(script_path) if w == "{0}" else w for w in shlex.split(template)]
         working = step.working_directory
         if working is None and not scope.part_of:
             working = self.workflow.default_working_directory
@@ -309,9 +316,7 @@ class JobRun:
             return ActionResult(ok=False, log=[f"working-directory {working!r} does not exist"])
         self.log.write(f"\n## {step.label}\n$ {script.strip()}\n".encode())
         self.log.flush()
-        measured = run_measured(
-            [*_SHELL_COMMANDS[shell], str(script_path)], cwd=cwd, env=env, output=self.log
-        )
+        measured = run_measured(command, cwd=cwd, env=env, output=self.log)
         script_path.unlink(missing_ok=True)
         ok = measured.returncode == 0
         log = [] if ok else [f"Process completed with exit code {measured.returncode}."]

@@ -28,7 +28,14 @@ from bench.workflow.cells import (
     static_if_contexts,
 )
 from bench.workflow.model import Step, Workflow
-from bench.workflow.steps import COMMENT, SHELLS, Loader, parse_steps, string_map
+from bench.workflow.steps import (
+    COMMENT,
+    SHELL_HELP,
+    Loader,
+    parse_steps,
+    shell_supported,
+    string_map,
+)
 
 _WORKFLOW_KEYS = {"name", "on", "env", "jobs", "permissions", "concurrency", "defaults", "run-name"}
 # Accepted for a job run alone; each is named in the log as set aside (see set_aside_lines).
@@ -231,6 +238,6 @@ def _defaults(document: dict, job: dict, problems: list[str]) -> tuple[str | Non
         run = source.get("run", {}) if isinstance(source, dict) else {}
         shell = run.get("shell", shell)
         working_directory = run.get("working-directory", working_directory)
-    if shell is not None and str(shell).split()[0] not in SHELLS:
-        problems.append(f"default shell {shell!r} is not supported (use bash, sh or python)")
+    if shell is not None and not shell_supported(str(shell)):
+        problems.append(f"default shell {shell!r} is not supported ({SHELL_HELP})")
     return shell, working_directory

@@ -140,6 +140,27 @@ _SETUP_NODE = frozenset(
     ]
 )
 
+_CODSPEED = frozenset(
+    [
+        "run",
+        "mode",
+        "token",
+        "working-directory",
+        "upload-url",
+        "runner-version",
+        "instruments",
+        "mongo-uri-env-name",
+        "cache-instruments",
+        "instruments-cache-dir",
+        "allow-empty",
+        "go-runner-version",
+        "cycle-estimation",
+        "exclude-allocations",
+        "config",
+        "skip-hash-check-warning",
+    ]
+)
+
 BUILTIN: dict[str, ActionSpec] = {
     spec.name: spec
     for spec in (
@@ -151,6 +172,17 @@ BUILTIN: dict[str, ActionSpec] = {
         ActionSpec("astral-sh/setup-uv", _SETUP_UV, "setup", min_version=(3,)),
         ActionSpec("snok/install-poetry", _INSTALL_POETRY, "setup"),
         ActionSpec("actions/setup-node", _SETUP_NODE, "setup"),
+        ActionSpec("juliangruber/read-file-action", frozenset({"path", "trim"}), "setup"),
+        ActionSpec(
+            "DamianReeves/write-file-action", frozenset({"path", "contents", "write-mode"}), "setup"
+        ),
+        ActionSpec("CodSpeedHQ/action", _CODSPEED, "test"),
+        ActionSpec("pre-commit/action", frozenset({"extra_args"}), "install"),
+        ActionSpec(
+            "re-actors/checkout-python-sdist",
+            frozenset({"source-tarball-name", "workflow-artifact-name"}),
+            "setup",
+        ),
         ActionSpec("hynek/setup-cached-uv", _SETUP_CACHED_UV, "setup", min_version=(2,)),
     )
 }
@@ -202,6 +234,20 @@ _STAND_INS = {
     "scientific-python/issue-from-pytest-log-action": "opens an issue from a test log",
     "ncipollo/release-action": "publishes a release",
     "tiangolo/pr-submit": "makes a token for the API",
+    "tiangolo/pr-push": "pushes to a pull request",
+    "samuelcolvin/check-python-version": "checks the package's version against the release tag",
+    "google-github-actions/setup-gcloud": "downloads a cloud's command-line tool",
+    "actions/create-release": "publishes a release",
+    "actions/upload-release-asset": "uploads a release asset",
+    "sqlalchemyorg/upload-release-assets": "uploads release assets",
+    "scientific-python/upload-nightly-action": "publishes nightly wheels to an index",
+    "peter-evans/find-comment": "reads a pull request's comments",
+    "actions-ecosystem/action-remove-labels": "labels a pull request",
+    "stefanzweifel/git-auto-commit-action": "pushes a commit",
+    "benc-uk/workflow-dispatch": "starts another workflow",
+    "dawidd6/action-download-artifact": "fetches another workflow's files; the job runs alone",
+    "webfactory/ssh-agent": "loads an SSH key for the network",
+    "BRAINSia/free-disk-space": "deletes unused tools from the runner's image",
 }
 STAND_INS: dict[str, ActionSpec] = {
     name: ActionSpec(name, None, "setup", stand_in=why) for name, why in _STAND_INS.items()
