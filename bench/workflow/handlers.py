@@ -6,9 +6,11 @@ from collections.abc import Callable
 
 from bench.workflow import (
     actions,
+    cache_python_deps,
     cached_uv,
     precommit,
     setup_node,
+    setup_pdm,
     setup_python,
     setup_uv,
     smallactions,
@@ -33,6 +35,8 @@ HANDLERS: dict[str, Handler] = {
     "DamianReeves/write-file-action": smallactions.write_file,
     "CodSpeedHQ/action": smallactions.codspeed,
     "pre-commit/action": precommit.pre_commit,
+    "pdm-project/setup-pdm": setup_pdm.setup_pdm,
+    "re-actors/cache-python-deps": cache_python_deps.cache_python_deps,
     "re-actors/checkout-python-sdist": smallactions.checkout_python_sdist,
 }
 assert set(HANDLERS) == set(BUILTIN), "every built-in action has a handler"

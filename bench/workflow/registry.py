@@ -161,6 +161,23 @@ _CODSPEED = frozenset(
     ]
 )
 
+_SETUP_PDM = frozenset(
+    [
+        "python-version",
+        "python-version-file",
+        "architecture",
+        "allow-python-prereleases",
+        "token",
+        "version",
+        "prerelease",
+        "enable-pep582",
+        "cache",
+        "cache-dependency-path",
+        "cache-restore-exact-match",
+        "update-python",
+    ]
+)
+
 BUILTIN: dict[str, ActionSpec] = {
     spec.name: spec
     for spec in (
@@ -178,6 +195,12 @@ BUILTIN: dict[str, ActionSpec] = {
         ),
         ActionSpec("CodSpeedHQ/action", _CODSPEED, "test"),
         ActionSpec("pre-commit/action", frozenset({"extra_args"}), "install"),
+        ActionSpec("pdm-project/setup-pdm", _SETUP_PDM, "setup"),
+        ActionSpec(
+            "re-actors/cache-python-deps",
+            frozenset({"cache-directory-lookup-command", "cache-key-for-dependency-files"}),
+            "restore",
+        ),
         ActionSpec(
             "re-actors/checkout-python-sdist",
             frozenset({"source-tarball-name", "workflow-artifact-name"}),
@@ -248,6 +271,7 @@ _STAND_INS = {
     "dawidd6/action-download-artifact": "fetches another workflow's files; the job runs alone",
     "webfactory/ssh-agent": "loads an SSH key for the network",
     "BRAINSia/free-disk-space": "deletes unused tools from the runner's image",
+    "taiki-e/install-action": "downloads prebuilt tools (not Python packages)",
 }
 STAND_INS: dict[str, ActionSpec] = {
     name: ActionSpec(name, None, "setup", stand_in=why) for name, why in _STAND_INS.items()
