@@ -202,38 +202,40 @@ def test_cache_python_deps_keys_on_the_interpreter(tmp_path, repo):
     assert warm.steps[1].cache["cache_hit"] == "true"
 
 
-def _fake_pdm_wheel(folder: Path) -> None:
-    """A tiny ``pdm`` with the console script and the three commands setup-pdm runs."""
-    source = textwrap.dedent("""\
-        import os, sys
-        def main():
-            home = os.path.expanduser("~")
-            if sys.argv[1:] == ["--version"]:
-                print("PDM, version 9.9.9")
-            elif sys.argv[1:] == ["config", "cache_dir"]:
-                print(os.path.join(home, ".cache", "pdm"))
-            elif sys.argv[1:] == ["config", "venv.location"]:
-                print(os.path.join(home, ".local", "share", "pdm", "venvs"))
-        """)
-    info = "pdm-9.9.9.dist-info"
+PDM_SOURCE = textwrap.dedent("""\
+    import os, sys
+    def main():
+        home = os.path.expanduser("~")
+        if sys.argv[1:] == ["--version"]:
+            print("PDM, version 9.9.9")
+        elif sys.argv[1:] == ["config", "cache_dir"]:
+            print(os.path.join(home, ".cache", "pdm"))
+        elif sys.argv[1:] == ["config", "venv.location"]:
+            print(os.path.join(home, ".local", "share", "pdm", "venvs"))
+    """)
+
+
+def _tool_wheel(folder: Path, name: str, source: str) -> None:
+    """A tiny wheel ``name`` 9.9.9 whose console script ``name`` runs ``source``'s main()."""
+    info = f"{name}-9.9.9.dist-info"
     files = {
-        "pdm/__init__.py": source.encode(),
-        f"{info}/METADATA": b"Metadata-Version: 2.1\nName: pdm\nVersion: 9.9.9\n",
+        f"{name}/__init__.py": source.encode(),
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 9.9.9\n".encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-        f"{info}/entry_points.txt": b"[console_scripts]\npdm = pdm:main\n",
+        f"{info}/entry_points.txt": f"[console_scripts]\n{name} = {name}:main\n".encode(),
     }
     record = []
-    for name, data in files.items():
+    for member, data in files.items():
         digest = hashlib.sha256(data).digest()
         encoded = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-        record.append(f"{name},sha256={encoded},{len(data)}")
+        record.append(f"{member},sha256={encoded},{len(data)}")
     record.append(f"{info}/RECORD,,")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as wheel:
-        for name, data in files.items():
-            wheel.writestr(name, data)
+        for member, data in files.items():
+            wheel.writestr(member, data)
         wheel.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
-    (folder / "pdm-9.9.9-py3-none-any.whl").write_bytes(buffer.getvalue())
+    (folder / f"{name}-9.9.9-py3-none-any.whl").write_bytes(buffer.getvalue())
 
 
 PDM = f"""\
@@ -256,7 +258,7 @@ jobs:
 def test_setup_pdm_installs_pdm_from_the_mirror_and_caches(tmp_path, repo):
     wheelhouse = tmp_path / "wheelhouse"
     wheelhouse.mkdir()
-    _fake_pdm_wheel(wheelhouse)
+    _tool_wheel(wheelhouse, "pdm", PDM_SOURCE)
     (repo / "pdm.lock").write_text("# lock\n")
     store = CacheStore(tmp_path / "store")
     with MirrorServer(wheelhouse) as mirror:
@@ -352,3 +354,26 @@ def test_check_workflow_accepts_a_job_of_stand_ins_and_names_them(tmp_path):
         "step 1: actions/create-release@v1 stood in for (publishes a release)",
         "step 2: actions/upload-release-asset@v1 stood in for (uploads a release asset)",
     ]
+
+
+HATCH = """\
+on: push
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: pypa/hatch@install
+      - id: seen
+        run: echo "hatch=$(command -v hatch) $(hatch --version)" >> "$GITHUB_OUTPUT"
+"""
+
+
+def test_hatch_install_puts_hatch_from_the_mirror_in_the_tool_cache(tmp_path, repo):
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    _tool_wheel(wheelhouse, "hatch", 'def main():\n    print("Hatch, version 9.9.9")\n')
+    with MirrorServer(wheelhouse) as mirror:
+        result, sandbox, _ = _job(tmp_path, repo, HATCH, index=mirror.index_url())
+    assert result.success, result.error
+    where = sandbox.tool_cache / ".hatch" / "hatch"
+    assert result.outputs["seen"]["hatch"] == f"{where} Hatch, version 9.9.9"

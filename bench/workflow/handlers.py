@@ -36,6 +36,7 @@ HANDLERS: dict[str, Handler] = {
     "CodSpeedHQ/action": smallactions.codspeed,
     "pre-commit/action": precommit.pre_commit,
     "pdm-project/setup-pdm": setup_pdm.setup_pdm,
+    "pypa/hatch": standins.install_hatch,
     "re-actors/cache-python-deps": cache_python_deps.cache_python_deps,
     "re-actors/checkout-python-sdist": smallactions.checkout_python_sdist,
 }

@@ -196,6 +196,7 @@ BUILTIN: dict[str, ActionSpec] = {
         ActionSpec("CodSpeedHQ/action", _CODSPEED, "test"),
         ActionSpec("pre-commit/action", frozenset({"extra_args"}), "install"),
         ActionSpec("pdm-project/setup-pdm", _SETUP_PDM, "setup"),
+        ActionSpec("pypa/hatch", frozenset({"version"}), "setup"),
         ActionSpec(
             "re-actors/cache-python-deps",
             frozenset({"cache-directory-lookup-command", "cache-key-for-dependency-files"}),
