@@ -377,3 +377,54 @@ def test_hatch_install_puts_hatch_from_the_mirror_in_the_tool_cache(tmp_path, re
     assert result.success, result.error
     where = sandbox.tool_cache / ".hatch" / "hatch"
     assert result.outputs["seen"]["hatch"] == f"{where} Hatch, version 9.9.9"
+
+
+RETRY = """\
+on: push
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    steps:
+      - id: flaky
+        uses: nick-fields/retry@v3
+        with:
+          timeout_seconds: 20
+          max_attempts: 3
+          retry_wait_seconds: 0
+          polling_interval_seconds: 0.2
+          on_retry_command: echo cleanup >> ~/cleanups
+          command: |
+            n=$(cat ~/count 2>/dev/null || echo 0); echo $((n + 1)) > ~/count
+            test "$n" -ge 1
+      - id: tests
+        uses: nick-fields/retry@v3
+        with: {timeout_minutes: 1, max_attempts: 1, retry_wait_seconds: 0, command: pytest -q}
+        continue-on-error: true
+      - id: slow
+        uses: nick-fields/retry@v3
+        with:
+          timeout_seconds: 0.5
+          max_attempts: 3
+          retry_on: error
+          retry_wait_seconds: 0
+          continue_on_error: true
+          command: sleep 5
+      - id: seen
+        run: echo "cleanups=$(wc -l < ~/cleanups)" >> "$GITHUB_OUTPUT"
+"""
+
+
+def test_retry_runs_its_command_until_it_succeeds(tmp_path, repo):
+    result, _, log = _job(tmp_path, repo, RETRY)
+    assert result.success, result.error
+    flaky, slow = result.outputs["flaky"], result.outputs["slow"]
+    assert flaky == {"total_attempts": "2", "exit_code": "0", "exit_error": ""}
+    assert result.outputs["seen"]["cleanups"] == "1"
+    assert "Warning: Attempt 1 failed. Reason: exited with error code 1" in log
+    assert result.steps[0].phase == "install" and result.steps[1].phase == "test"
+    assert result.steps[1].outcome == "failure"  # no pytest here: a failure, tolerated
+    assert result.outputs["tests"]["total_attempts"] == "1"
+    # a timeout with retry_on: error is not retried; continue_on_error keeps the step green
+    assert slow["total_attempts"] == "1" and slow["exit_error"].startswith("Timeout of 0.5s")
+    assert result.steps[2].outcome == "success"
+    assert result.steps[0].duration_ns >= 2 * 0.2e9  # each attempt lasts whole polls

@@ -9,6 +9,7 @@ from bench.workflow import (
     cache_python_deps,
     cached_uv,
     precommit,
+    retry,
     setup_node,
     setup_pdm,
     setup_python,
@@ -37,6 +38,7 @@ HANDLERS: dict[str, Handler] = {
     "pre-commit/action": precommit.pre_commit,
     "pdm-project/setup-pdm": setup_pdm.setup_pdm,
     "pypa/hatch": standins.install_hatch,
+    "nick-fields/retry": retry.retry,
     "re-actors/cache-python-deps": cache_python_deps.cache_python_deps,
     "re-actors/checkout-python-sdist": smallactions.checkout_python_sdist,
 }

@@ -156,12 +156,15 @@ class JobRun:
                 assert step.action is not None
                 spec = find_spec(step.action)
                 handler = handler_for(spec)
-                record.phase = _step_phase(step, step_env, spec.phase)
                 inputs = {}
                 for name, value in step.with_.items():
                     if spec.inputs is not None and name not in spec.inputs:
                         raise ActionError(f"{step.uses} has no input {name!r}")
                     inputs[name] = expr.interpolate(value, contexts, functions)
+                default = spec.phase
+                if spec.command_input and _PYTEST.search(inputs.get(spec.command_input, "")):
+                    default = "test"
+                record.phase = _step_phase(step, step_env, default)
                 self.ctx.env = step_env
                 self.ctx.action = step.action
                 outcome = self._measure(record, step, scope, lambda: handler(inputs, self.ctx))

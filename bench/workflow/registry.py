@@ -23,6 +23,7 @@ class ActionSpec:
     phase: str  # the phase of the main step
     stand_in: str = ""  # for a stand-in: why doing nothing keeps the job's caching faithful
     min_version: tuple[int, ...] = ()  # older versions are refused (their behaviour differs)
+    command_input: str = ""  # an input holding a command: the phase follows it as a run: step's
 
 
 _CHECKOUT = frozenset(
@@ -178,6 +179,24 @@ _SETUP_PDM = frozenset(
     ]
 )
 
+_RETRY = frozenset(
+    [
+        "timeout_minutes",
+        "timeout_seconds",
+        "max_attempts",
+        "command",
+        "retry_wait_seconds",
+        "shell",
+        "polling_interval_seconds",
+        "retry_on",
+        "warning_on_retry",
+        "on_retry_command",
+        "continue_on_error",
+        "new_command_on_retry",
+        "retry_on_exit_code",
+    ]
+)
+
 BUILTIN: dict[str, ActionSpec] = {
     spec.name: spec
     for spec in (
@@ -197,6 +216,7 @@ BUILTIN: dict[str, ActionSpec] = {
         ActionSpec("pre-commit/action", frozenset({"extra_args"}), "install"),
         ActionSpec("pdm-project/setup-pdm", _SETUP_PDM, "setup"),
         ActionSpec("pypa/hatch", frozenset({"version"}), "setup"),
+        ActionSpec("nick-fields/retry", _RETRY, "install", command_input="command"),
         ActionSpec(
             "re-actors/cache-python-deps",
             frozenset({"cache-directory-lookup-command", "cache-key-for-dependency-files"}),
