@@ -293,6 +293,11 @@ _STAND_INS = {
     "webfactory/ssh-agent": "loads an SSH key for the network",
     "BRAINSia/free-disk-space": "deletes unused tools from the runner's image",
     "taiki-e/install-action": "downloads prebuilt tools (not Python packages)",
+    "peter-evans/repository-dispatch": "starts another workflow",
+    "marocchino/sticky-pull-request-comment": "comments on a pull request",
+    "thollander/actions-comment-pull-request": "comments on a pull request",
+    "amannn/action-semantic-pull-request": "checks a pull request's title",
+    "rtCamp/action-slack-notify": "sends a notification",
 }
 STAND_INS: dict[str, ActionSpec] = {
     name: ActionSpec(name, None, "setup", stand_in=why) for name, why in _STAND_INS.items()
