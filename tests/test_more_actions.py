@@ -428,3 +428,59 @@ def test_retry_runs_its_command_until_it_succeeds(tmp_path, repo):
     assert slow["total_attempts"] == "1" and slow["exit_error"].startswith("Timeout of 0.5s")
     assert result.steps[2].outcome == "success"
     assert result.steps[0].duration_ns >= 2 * 0.2e9  # each attempt lasts whole polls
+
+
+RUFF = """\
+on: push
+jobs:
+  t:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v6
+      - id: lint
+        uses: astral-sh/ruff-action@v3
+        with: {src: "src/*.py"}
+      - id: format
+        uses: astral-sh/ruff-action@v3
+        with: {args: format --check, version: "RUFF_VERSION"}
+"""
+
+
+def test_ruff_action_runs_ruff_from_the_mirror_on_its_sources(tmp_path, repo):
+    from importlib.metadata import version
+
+    from tests.repack import repack_closure
+
+    wheelhouse = tmp_path / "wheelhouse"
+    repack_closure(["ruff"], wheelhouse)
+    (repo / "pyproject.toml").write_text(
+        f'[dependency-groups]\nlint = ["ruff=={version("ruff")}"]\n'
+    )
+    (repo / "src" / "mod.py").write_text("import os\nx = 1\n")  # F401: an unused import
+    text = RUFF.replace("RUFF_VERSION", version("ruff"))
+    with MirrorServer(wheelhouse) as mirror:
+        result, _, log = _job(tmp_path, repo, text, index=mirror.index_url())
+        assert not result.success  # the unused import fails the check, as on GitHub
+        lint = result.steps[1]
+        assert lint.phase == "test" and lint.outcome == "failure"
+        assert lint.outputs["ruff-version"] == version("ruff")
+        assert "F401" in log and "src/mod.py" in log
+        (repo / "src" / "mod.py").write_text("x = 1\n")
+        result, _, _ = _job(tmp_path, repo, text, index=mirror.index_url())
+    assert result.success, result.error
+
+
+def test_ruff_actions_version_comes_from_the_input_or_a_requirement(tmp_path):
+    from types import SimpleNamespace
+
+    from bench.workflow.ruff_action import _version
+
+    ctx = SimpleNamespace(sandbox=SimpleNamespace(workspace=tmp_path))
+    assert _version({}, ctx) == "latest"  # no pyproject.toml
+    (tmp_path / "pyproject.toml").write_text(
+        '[project.optional-dependencies]\nlint = ["ruff >= 0.5, <0.7"]\n'
+    )
+    assert _version({}, ctx) == ">=0.5,<0.7"
+    (tmp_path / "req.txt").write_text("pytest\nruff==0.6.9\n")
+    assert _version({"version-file": "req.txt"}, ctx) == "==0.6.9"
+    assert _version({"version": "v0.8.0"}, ctx) == "0.8.0"

@@ -10,6 +10,7 @@ from bench.workflow import (
     cached_uv,
     precommit,
     retry,
+    ruff_action,
     setup_node,
     setup_pdm,
     setup_python,
@@ -39,6 +40,7 @@ HANDLERS: dict[str, Handler] = {
     "pdm-project/setup-pdm": setup_pdm.setup_pdm,
     "pypa/hatch": standins.install_hatch,
     "nick-fields/retry": retry.retry,
+    "astral-sh/ruff-action": ruff_action.ruff_action,
     "re-actors/cache-python-deps": cache_python_deps.cache_python_deps,
     "re-actors/checkout-python-sdist": smallactions.checkout_python_sdist,
 }

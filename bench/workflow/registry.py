@@ -218,6 +218,22 @@ BUILTIN: dict[str, ActionSpec] = {
         ActionSpec("pypa/hatch", frozenset({"version"}), "setup"),
         ActionSpec("nick-fields/retry", _RETRY, "install", command_input="command"),
         ActionSpec(
+            "astral-sh/ruff-action",
+            frozenset(
+                [
+                    "args",
+                    "src",
+                    "version",
+                    "version-file",
+                    "checksum",
+                    "manifest-file",
+                    "download-from-astral-mirror",
+                    "github-token",
+                ]
+            ),
+            "test",
+        ),
+        ActionSpec(
             "re-actors/cache-python-deps",
             frozenset({"cache-directory-lookup-command", "cache-key-for-dependency-files"}),
             "restore",
