@@ -46,11 +46,11 @@ from bench.plan import SCENARIOS_ROOT, PlannedCell, PlanOptions, RunRequest, Tri
 from bench.results import StepTotals, TrialRecord
 from bench.runfolder import RunLock, lock_run_folder
 from bench.runner import reaper
-from bench.runner.pythons import select_interpreter
 from bench.runner.sandbox import create_sandbox, remove_sandbox, runner_environment
 from bench.stats import BUSY_THRESHOLD, successful_totals
 from bench.trial import JobOutcome, TrialSetup, copy_store, observed_state_error, run_job
 from bench.workflow.expressions import ExpressionError, interpolate
+from bench.workflow.interpreters import choose_interpreter
 from bench.workflow.model import Workflow
 from bench.workflow.setup_python import install_python
 
@@ -437,7 +437,7 @@ def prepare_pythons(workflows: dict[str, Workflow], setup: TrialSetup) -> None:
                 )
             except ExpressionError:
                 continue
-            versions.update(select_interpreter(line) for line in text.split() if line)
+            versions.update(choose_interpreter(line).interpreter for line in text.split() if line)
     for interpreter in versions:
         sandbox = create_sandbox(setup.runner_root, repo="prepare")
         location = sandbox.tool_cache / "Python" / interpreter.version / "x64"

@@ -54,6 +54,8 @@ class StepRecord:
     error: str | None = None
     stand_in: bool = False  # an action stood in for by a no-op (see workflow.registry)
     part_of: str | None = None  # the local composite action this step belongs to
+    # what stood in for what the step asked, e.g. a newer Python (absent from older records)
+    substitutions: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

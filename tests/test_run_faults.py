@@ -379,6 +379,7 @@ def test_a_set_without_pytest_is_refused_for_the_shipped_scenarios(small_set, tm
 def test_a_failing_python_preparation_is_one_line_before_any_trial(tmp_path):
     from bench.runner.pythons import Interpreter
     from bench.trial import TrialSetup
+    from bench.workflow.interpreters import InterpreterChoice
     from bench.workflow.parse import load_workflow
 
     broken = tmp_path / "python3.11"
@@ -391,7 +392,7 @@ def test_a_failing_python_preparation_is_one_line_before_any_trial(tmp_path):
     workflow = load_workflow(PROJECT / "scenarios" / "workflows" / "pip-cache.yml")
     interpreter = Interpreter("3.11.99", str(broken))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(execute, "select_interpreter", lambda spec: interpreter)
+        patch.setattr(execute, "choose_interpreter", lambda spec: InterpreterChoice(interpreter))
         with pytest.raises(BenchError) as raised:
             execute.prepare_pythons({"pip-cache": workflow}, setup)
     message = str(raised.value)

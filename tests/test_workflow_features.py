@@ -326,6 +326,10 @@ def test_check_workflow_lists_every_blocker_as_json(tmp_path, capsys):
         "job": "fine",
         "runnable": True,
         "blockers": [],
+        "notes": [
+            "step 1: pypa/gh-action-pypi-publish@release/v1 stood in for (publishes to a "
+            "package index)"
+        ],
     }
 
 

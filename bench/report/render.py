@@ -239,8 +239,18 @@ def _metadata(run_info: dict[str, Any], records: Sequence[TrialRecord]) -> str:
             + (" (with local changes)" if harness.get("dirty") else ""),
         ),
     ]
-    stood_in = sorted({f"{s.uses} ({r.scenario})" for r in records for s in r.steps if s.stand_in})
-    if stood_in:  # no-ops for actions that touch no dependencies (upload, publish, report…)
+    stood_in = sorted(
+        {f"{s.uses} ({r.scenario})" for r in records for s in r.steps if s.stand_in}
+        | {
+            f"{s.uses} ({r.scenario}): {what}"
+            for r in records
+            for s in r.steps
+            for what in s.substitutions
+        }
+    )
+    # no-ops for actions that touch no dependencies (upload, publish, report…), and what the
+    # machine put in place of what a step asked (a newer Python than any here…)
+    if stood_in:
         rows.append(("steps stood in for", ", ".join(stood_in)))
     lines = ["| | |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows]
     return "\n".join(lines) + "\n"

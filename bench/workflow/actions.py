@@ -39,6 +39,8 @@ class ActionContext:
     os_version: str = "12"
     os_name: str = "Debian"
     action: ActionRef | None = None  # the step's uses:, for behaviour that follows its version
+    workflow_name: str = ""  # github.workflow
+    job_id: str = ""  # github.job
 
     def cache_runner(self) -> cache_action.Runner:
         return cache_action.Runner(
@@ -81,8 +83,12 @@ class ActionResult:
     path: list[str] = field(default_factory=list)
     cache: CacheRecord | None = None
     post: PostStep | None = None
+    more_posts: list[PostStep] = field(default_factory=list)  # after ``post`` (run before it)
     restore_ns: int = 0  # the part of the step spent restoring a cache (setup-python, -uv)
     stand_in: bool = False  # a stand-in's no-op (recorded, and named in the report)
+    # what the machine put in place of what the step asked (a newer Python or node): recorded
+    # on the step and named in the report beside the stand-ins
+    substitutions: list[str] = field(default_factory=list)
     process: ProcessResult | None = None  # a run: step's shell, measured by wait4
 
 

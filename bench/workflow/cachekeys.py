@@ -15,6 +15,7 @@ SETUP_PYTHON_DEPENDENCY_FILES = {
 }
 SETUP_PYTHON_PIP_FALLBACK = ["**/pyproject.toml"]  # when the requirements hash to nothing
 
+
 @dataclass(frozen=True)
 class CacheKeys:
     primary: str

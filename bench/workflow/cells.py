@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from bench.errors import BenchError
-from bench.runner.pythons import select_interpreter
 from bench.workflow import matrix as matrices
 from bench.workflow.expressions import ExpressionError, interpolate
-from bench.workflow.interpreters import interpreter_for
+from bench.workflow.interpreters import choose_interpreter, uv_python_choice
 from bench.workflow.model import Step
+from bench.workflow.nodeversions import machine_node, satisfies
+from bench.workflow.nodeversions import stand_in_words as node_stand_in_words
+from bench.workflow.registry import STAND_INS, ActionSpec
 from bench.workflow.steps import statically_false
 
 
@@ -95,11 +97,16 @@ def linux_cells(
 
 def interpreter_problems(
     steps: list[Step], contexts: dict[str, Any], static: dict[str, Any]
-) -> list[str]:
-    """Python versions that setup-python or setup-uv ask for and this machine does not have."""
-    problems = []
+) -> tuple[list[str], list[str]]:
+    """Python versions that setup-python or setup-uv ask for and this machine does not have
+    (problems), and those the machine's newest stands in for (notes: newer than any here; and
+    setup-node's versions the machine's node stands in for)."""
+    problems, notes = [], []
     for step in steps:
         if step.action is None or statically_false(step.if_, static):
+            continue
+        if step.action.name == "actions/setup-node":
+            notes += [f"step {step.index}: {n}" for n in node_notes(step, contexts)]
             continue
         if step.action.name not in ("actions/setup-python", "astral-sh/setup-uv"):
             continue
@@ -110,10 +117,48 @@ def interpreter_problems(
         strict = step.action.name == "astral-sh/setup-uv"  # uv needs the very version
         for spec in [line.strip() for line in text.splitlines() if line.strip()]:
             try:
-                select_interpreter(spec) if strict else interpreter_for(spec)
+                choice = uv_python_choice(spec) if strict else choose_interpreter(spec)
             except BenchError as error:
                 problems.append(f"step {step.index}: {error}")
-    return problems
+                continue
+            if choice is not None and choice.stood_in:
+                notes.append(f"step {step.index}: {choice.stood_in}")
+    return problems, notes
+
+
+def node_notes(step: Step, contexts: dict[str, Any]) -> list[str]:
+    """setup-node's ``node-version`` when the machine's node does not satisfy it (it stands
+    in); a version file is read only when the job runs."""
+    try:
+        spec = interpolate(step.with_.get("node-version", ""), contexts, {}).strip()
+    except ExpressionError:
+        return []
+    found = machine_node()
+    if not spec or found is None or satisfies(found[1], spec):
+        return []
+    return [node_stand_in_words(spec, found[1])]
+
+
+def stand_in_notes(steps: list[Step] | tuple[Step, ...], static: dict[str, Any]) -> list[str]:
+    """One line per step (composite actions' included) that a stand-in replaces."""
+    notes = []
+    for step in steps:
+        if statically_false(step.if_, static):
+            continue
+        if step.composite is not None:
+            inner = stand_in_notes(step.composite.steps, static)
+            notes += [f"step {step.index} → {step.uses} {line}" for line in inner]
+        elif step.action is not None:
+            spec = STAND_INS.get(step.action.name) or _stand_in_casefold(step.action.name)
+            if spec is not None:
+                why = spec.stand_in
+                notes.append(f"step {step.index}: {step.action.written} stood in for ({why})")
+    return notes
+
+
+def _stand_in_casefold(name: str) -> ActionSpec | None:
+    key = name.casefold()
+    return next((spec for n, spec in STAND_INS.items() if n.casefold() == key), None)
 
 
 def _cell_text(cell: Mapping[str, Any]) -> str:

@@ -4,7 +4,7 @@ every construct that blocks it."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tabulate import tabulate
@@ -18,6 +18,7 @@ class JobVerdict:
     job: str
     runnable: bool
     blockers: list[str]
+    notes: list[str] = field(default_factory=list)  # what stands in when it runs
 
     def to_json(self) -> dict:
         return {
@@ -25,6 +26,7 @@ class JobVerdict:
             "job": self.job,
             "runnable": self.runnable,
             "blockers": self.blockers,
+            "notes": self.notes,
         }
 
 
@@ -33,7 +35,9 @@ def check_files(files: list[str]) -> list[JobVerdict]:
     verdicts = []
     for text in files:
         for job in check_file(Path(text)):
-            verdicts.append(JobVerdict(text, job.job, job.runnable, list(job.blockers)))
+            verdicts.append(
+                JobVerdict(text, job.job, job.runnable, list(job.blockers), list(job.notes))
+            )
     return verdicts
 
 
@@ -42,11 +46,21 @@ def render_json(verdicts: list[JobVerdict]) -> str:
 
 
 def render_table(verdicts: list[JobVerdict]) -> str:
+    """One row per job; further blockers and notes on the lines below it."""
     rows = []
     for verdict in verdicts:
-        blockers = verdict.blockers or [""]
-        rows.append([verdict.file, verdict.job, "yes" if verdict.runnable else "no", blockers[0]])
-        rows += [["", "", "", line] for line in blockers[1:]]
+        blockers, notes = verdict.blockers, verdict.notes
+        for i in range(max(1, len(blockers), len(notes))):
+            first = i == 0
+            rows.append(
+                [
+                    verdict.file if first else "",
+                    verdict.job if first else "",
+                    ("yes" if verdict.runnable else "no") if first else "",
+                    blockers[i] if i < len(blockers) else "",
+                    notes[i] if i < len(notes) else "",
+                ]
+            )
     runnable = sum(v.runnable for v in verdicts)
-    table = tabulate(rows, headers=["file", "job", "runnable", "blockers"])
+    table = tabulate(rows, headers=["file", "job", "runnable", "blockers", "notes"])
     return f"{table}\n\n{runnable} of {len(verdicts)} job(s) can run here"

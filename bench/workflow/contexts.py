@@ -45,6 +45,7 @@ def contexts(
             "run_number": base_env["GITHUB_RUN_NUMBER"],
             "run_attempt": "1",
             "job": workflow.job_name,
+            "workflow": workflow.name,
             "action_path": scope.action_path,
             "sha": "0" * 40,
             "token": "",

@@ -14,6 +14,7 @@ The contexts live in ``contexts``, file commands in ``filecommands``, measuring 
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -64,6 +65,7 @@ class JobRun:
         self.mirror = mirror
         self.session_prefix = session_prefix
         self.base_env = dict(ctx.env)
+        ctx.workflow_name, ctx.job_id = workflow.name, workflow.job_name
         self.exported: dict[str, str] = {}
         self.path_additions: list[str] = []
         self.scope = ctxs.Scope()
@@ -154,20 +156,25 @@ class JobRun:
                 assert step.action is not None
                 spec = find_spec(step.action)
                 handler = handler_for(spec)
-                record.phase = _step_phase(step, step_env, spec.phase)
                 inputs = {}
                 for name, value in step.with_.items():
                     if spec.inputs is not None and name not in spec.inputs:
                         raise ActionError(f"{step.uses} has no input {name!r}")
                     inputs[name] = expr.interpolate(value, contexts, functions)
+                default = spec.phase
+                if spec.command_input and _PYTEST.search(inputs.get(spec.command_input, "")):
+                    default = "test"
+                record.phase = _step_phase(step, step_env, default)
                 self.ctx.env = step_env
                 self.ctx.action = step.action
                 outcome = self._measure(record, step, scope, lambda: handler(inputs, self.ctx))
         except (BenchError, UnknownAction) as error:  # expressions, actions, interpreters
             raise JobFailure(f"{self._where(step, scope)}: {error}") from None
         self._finish(step, scope, record, outcome)
-        if outcome.post is not None and outcome.ok:
-            self.posts.append((step, outcome.post, scope))
+        if outcome.ok:
+            for post in [outcome.post, *outcome.more_posts]:
+                if post is not None:
+                    self.posts.append((step, post, scope))
 
     def _run_composite(self, step: Step, scope: ctxs.Scope, outer_env: dict[str, str]) -> None:
         """A local composite action: its steps run (and are recorded) as the job's, with its
@@ -277,7 +284,7 @@ class JobRun:
     ) -> ActionResult:
         position = len([r for r in self.records if r.stage == record.stage])
         session = f"{self.session_prefix}/{record.stage}/{step.index}"
-        if scope.part_of:
+        if scope.part_of or record.stage == "post":  # one step may have several posts
             session += f".{position}"
         return measure(record, session, self.mirror, body)
 
@@ -294,9 +301,15 @@ class JobRun:
         env = env | commands.environment()
         if scope.action_path:
             env["GITHUB_ACTION_PATH"] = scope.action_path
-        shell = (step.shell or self.workflow.default_shell or "bash").split()[0]
+        written = step.shell or self.workflow.default_shell or "bash"
+        shell = written.split()[0]
         script_path = commands.script(".py" if shell == "python" else ".sh")
         script_path.write_text(script)
+        if shell in _SHELL_COMMANDS:
+            command = [*_SHELL_COMMANDS[shell], str(script_path)]
+        else:  # a custom shell: ``<command> [options] {0}``, {0} the script (GitHub's form)
+            template = expr.interpolate(written, contexts, self.functions())
+            command = [str(script_path) if w == "{0}" else w for w in shlex.split(template)]
         working = step.working_directory
         if working is None and not scope.part_of:
             working = self.workflow.default_working_directory
@@ -306,9 +319,7 @@ class JobRun:
             return ActionResult(ok=False, log=[f"working-directory {working!r} does not exist"])
         self.log.write(f"\n## {step.label}\n$ {script.strip()}\n".encode())
         self.log.flush()
-        measured = run_measured(
-            [*_SHELL_COMMANDS[shell], str(script_path)], cwd=cwd, env=env, output=self.log
-        )
+        measured = run_measured(command, cwd=cwd, env=env, output=self.log)
         script_path.unlink(missing_ok=True)
         ok = measured.returncode == 0
         log = [] if ok else [f"Process completed with exit code {measured.returncode}."]

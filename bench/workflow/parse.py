@@ -24,10 +24,18 @@ from bench.workflow.cells import (
     interpreter_problems,
     linux_cells,
     set_aside_lines,
+    stand_in_notes,
     static_if_contexts,
 )
 from bench.workflow.model import Step, Workflow
-from bench.workflow.steps import COMMENT, SHELLS, Loader, parse_steps, string_map
+from bench.workflow.steps import (
+    COMMENT,
+    SHELL_HELP,
+    Loader,
+    parse_steps,
+    shell_supported,
+    string_map,
+)
 
 _WORKFLOW_KEYS = {"name", "on", "env", "jobs", "permissions", "concurrency", "defaults", "run-name"}
 # Accepted for a job run alone; each is named in the log as set aside (see set_aside_lines).
@@ -65,6 +73,7 @@ class JobCheck:
     job: str
     blockers: list[str] = field(default_factory=list)
     workflow: Workflow | None = None
+    notes: list[str] = field(default_factory=list)  # what stands in when it runs (not blockers)
 
     @property
     def runnable(self) -> bool:
@@ -175,11 +184,14 @@ def check_job(
         cell_problems: list[str] = []
         static = static_if_contexts(contexts, cell)
         steps = parse_steps(raw_steps, "", cell_problems, root, 0, static)
-        cell_problems += interpreter_problems(steps, contexts | {"matrix": cell}, static)
-        if not cell_problems:
+        found, notes = interpreter_problems(steps, contexts | {"matrix": cell}, static)
+        cell_problems += found
+        if not cell_problems and (chosen is None or not notes):
             chosen = (cell, runs_on, steps)
-            break
-        if first_problems is None:
+            check.notes = notes + stand_in_notes(steps, static)
+            if not notes:  # a cell whose Pythons are all here beats one with a stand-in
+                break
+        if first_problems is None and cell_problems:
             first_problems = cell_problems
     if chosen is None:
         if first_problems is None:  # no Linux cell: its steps' problems still count
@@ -226,6 +238,6 @@ def _defaults(document: dict, job: dict, problems: list[str]) -> tuple[str | Non
         run = source.get("run", {}) if isinstance(source, dict) else {}
         shell = run.get("shell", shell)
         working_directory = run.get("working-directory", working_directory)
-    if shell is not None and str(shell).split()[0] not in SHELLS:
-        problems.append(f"default shell {shell!r} is not supported (use bash, sh or python)")
+    if shell is not None and not shell_supported(str(shell)):
+        problems.append(f"default shell {shell!r} is not supported ({SHELL_HELP})")
     return shell, working_directory

@@ -24,7 +24,7 @@ class ActionRef:
 
     @property
     def local(self) -> bool:
-        return self.name.startswith("./")
+        return self.name == "." or self.name.startswith("./")  # ``./`` is the repository's own
 
     @property
     def docker(self) -> bool:

@@ -23,6 +23,7 @@ class ActionSpec:
     phase: str  # the phase of the main step
     stand_in: str = ""  # for a stand-in: why doing nothing keeps the job's caching faithful
     min_version: tuple[int, ...] = ()  # older versions are refused (their behaviour differs)
+    command_input: str = ""  # an input holding a command: the phase follows it as a run: step's
 
 
 _CHECKOUT = frozenset(
@@ -118,6 +119,84 @@ _INSTALL_POETRY = frozenset(
     ]
 )
 
+_SETUP_CACHED_UV = frozenset(
+    ["cache-suffix", "cache-date-suffix", "cache-dependency-path", "use-cache-if", "uv-cache-path"]
+)
+
+_SETUP_NODE = frozenset(
+    [
+        "node-version",
+        "node-version-file",
+        "architecture",
+        "check-latest",
+        "registry-url",
+        "scope",
+        "token",
+        "cache",
+        "package-manager-cache",
+        "cache-dependency-path",
+        "mirror",
+        "mirror-token",
+        "always-auth",
+    ]
+)
+
+_CODSPEED = frozenset(
+    [
+        "run",
+        "mode",
+        "token",
+        "working-directory",
+        "upload-url",
+        "runner-version",
+        "instruments",
+        "mongo-uri-env-name",
+        "cache-instruments",
+        "instruments-cache-dir",
+        "allow-empty",
+        "go-runner-version",
+        "cycle-estimation",
+        "exclude-allocations",
+        "config",
+        "skip-hash-check-warning",
+    ]
+)
+
+_SETUP_PDM = frozenset(
+    [
+        "python-version",
+        "python-version-file",
+        "architecture",
+        "allow-python-prereleases",
+        "token",
+        "version",
+        "prerelease",
+        "enable-pep582",
+        "cache",
+        "cache-dependency-path",
+        "cache-restore-exact-match",
+        "update-python",
+    ]
+)
+
+_RETRY = frozenset(
+    [
+        "timeout_minutes",
+        "timeout_seconds",
+        "max_attempts",
+        "command",
+        "retry_wait_seconds",
+        "shell",
+        "polling_interval_seconds",
+        "retry_on",
+        "warning_on_retry",
+        "on_retry_command",
+        "continue_on_error",
+        "new_command_on_retry",
+        "retry_on_exit_code",
+    ]
+)
+
 BUILTIN: dict[str, ActionSpec] = {
     spec.name: spec
     for spec in (
@@ -128,6 +207,43 @@ BUILTIN: dict[str, ActionSpec] = {
         ActionSpec("actions/cache/save", _SAVE, "save"),
         ActionSpec("astral-sh/setup-uv", _SETUP_UV, "setup", min_version=(3,)),
         ActionSpec("snok/install-poetry", _INSTALL_POETRY, "setup"),
+        ActionSpec("actions/setup-node", _SETUP_NODE, "setup"),
+        ActionSpec("juliangruber/read-file-action", frozenset({"path", "trim"}), "setup"),
+        ActionSpec(
+            "DamianReeves/write-file-action", frozenset({"path", "contents", "write-mode"}), "setup"
+        ),
+        ActionSpec("CodSpeedHQ/action", _CODSPEED, "test"),
+        ActionSpec("pre-commit/action", frozenset({"extra_args"}), "install"),
+        ActionSpec("pdm-project/setup-pdm", _SETUP_PDM, "setup"),
+        ActionSpec("pypa/hatch", frozenset({"version"}), "setup"),
+        ActionSpec("nick-fields/retry", _RETRY, "install", command_input="command"),
+        ActionSpec(
+            "astral-sh/ruff-action",
+            frozenset(
+                [
+                    "args",
+                    "src",
+                    "version",
+                    "version-file",
+                    "checksum",
+                    "manifest-file",
+                    "download-from-astral-mirror",
+                    "github-token",
+                ]
+            ),
+            "test",
+        ),
+        ActionSpec(
+            "re-actors/cache-python-deps",
+            frozenset({"cache-directory-lookup-command", "cache-key-for-dependency-files"}),
+            "restore",
+        ),
+        ActionSpec(
+            "re-actors/checkout-python-sdist",
+            frozenset({"source-tarball-name", "workflow-artifact-name"}),
+            "setup",
+        ),
+        ActionSpec("hynek/setup-cached-uv", _SETUP_CACHED_UV, "setup", min_version=(2,)),
     )
 }
 
@@ -178,6 +294,26 @@ _STAND_INS = {
     "scientific-python/issue-from-pytest-log-action": "opens an issue from a test log",
     "ncipollo/release-action": "publishes a release",
     "tiangolo/pr-submit": "makes a token for the API",
+    "tiangolo/pr-push": "pushes to a pull request",
+    "samuelcolvin/check-python-version": "checks the package's version against the release tag",
+    "google-github-actions/setup-gcloud": "downloads a cloud's command-line tool",
+    "actions/create-release": "publishes a release",
+    "actions/upload-release-asset": "uploads a release asset",
+    "sqlalchemyorg/upload-release-assets": "uploads release assets",
+    "scientific-python/upload-nightly-action": "publishes nightly wheels to an index",
+    "peter-evans/find-comment": "reads a pull request's comments",
+    "actions-ecosystem/action-remove-labels": "labels a pull request",
+    "stefanzweifel/git-auto-commit-action": "pushes a commit",
+    "benc-uk/workflow-dispatch": "starts another workflow",
+    "dawidd6/action-download-artifact": "fetches another workflow's files; the job runs alone",
+    "webfactory/ssh-agent": "loads an SSH key for the network",
+    "BRAINSia/free-disk-space": "deletes unused tools from the runner's image",
+    "taiki-e/install-action": "downloads prebuilt tools (not Python packages)",
+    "peter-evans/repository-dispatch": "starts another workflow",
+    "marocchino/sticky-pull-request-comment": "comments on a pull request",
+    "thollander/actions-comment-pull-request": "comments on a pull request",
+    "amannn/action-semantic-pull-request": "checks a pull request's title",
+    "rtCamp/action-slack-notify": "sends a notification",
 }
 STAND_INS: dict[str, ActionSpec] = {
     name: ActionSpec(name, None, "setup", stand_in=why) for name, why in _STAND_INS.items()

@@ -31,7 +31,7 @@ from bench.workflow.actions import (
     save_cache,
 )
 from bench.workflow.cachekeys import SETUP_PYTHON_DEPENDENCY_FILES, setup_python_keys
-from bench.workflow.interpreters import interpreter_for
+from bench.workflow.interpreters import choose_interpreter
 
 _DEFAULT_DEPENDENCY_FILES = SETUP_PYTHON_DEPENDENCY_FILES
 
@@ -40,7 +40,10 @@ def setup_python(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
     architecture = inputs.get("architecture", "x64").strip() or "x64"
     if architecture != "x64":
         raise ActionError(f"setup-python architecture {architecture!r}: this machine is x64")
-    interpreter, note = interpreter_for(_python_spec(inputs, ctx))
+    choice = choose_interpreter(_python_spec(inputs, ctx))
+    interpreter = choice.interpreter
+    notes = [choice.note] if choice.note else []
+    notes += [f"Notice: {choice.stood_in}"] if choice.stood_in else []
     location = ctx.sandbox.tool_cache / "Python" / interpreter.version / "x64"
     install_python(interpreter, location, ctx.python_templates, ctx.env)
     result = ActionResult(
@@ -49,7 +52,8 @@ def setup_python(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
             "python-version": interpreter.version,
             "python-path": str(location / "bin/python"),
         },
-        log=[*([note] if note else []), f"Successfully set up CPython ({interpreter.version})"],
+        log=[*notes, f"Successfully set up CPython ({interpreter.version})"],
+        substitutions=[choice.stood_in] if choice.stood_in else [],
     )
     if inputs.get("update-environment", "true").strip().lower() != "false":
         result.env = {

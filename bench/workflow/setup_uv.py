@@ -24,6 +24,7 @@ from urllib.parse import urljoin
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from bench.errors import BenchError
 from bench.ghcache import action as cache_action
 from bench.ghcache.hashfiles import HashFilesError, hash_files
 from bench.workflow.actions import (
@@ -34,6 +35,7 @@ from bench.workflow.actions import (
     PostStep,
     save_cache,
 )
+from bench.workflow.interpreters import uv_python_choice
 from bench.workflow.uvkey import (
     UvKeyParts,
     dependency_patterns,
@@ -144,10 +146,18 @@ def _configured_cache_dir(path: Path) -> str | None:
 
 def install_uv(version_spec: str, ctx: ActionContext) -> tuple[str, Path]:
     """uv and uvx from the mirror's wheel into the tool cache; (version, folder)."""
+    return install_wheel_binary("uv", version_spec, ctx, "setup-uv")
+
+
+def install_wheel_binary(
+    project: str, version_spec: str, ctx: ActionContext, action: str
+) -> tuple[str, Path]:
+    """The binaries a wheel ships as scripts (uv's, ruff's) from the mirror into
+    ``<tool cache>/<project>/<version>/x86_64``; (version, folder)."""
     index = ctx.env.get("PIP_INDEX_URL")
     if not index:
-        raise ActionError("setup-uv: no package index to install uv from (no mirror)")
-    page_url = urljoin(index if index.endswith("/") else index + "/", "uv/")
+        raise ActionError(f"{action}: no package index to install {project} from (no mirror)")
+    page_url = urljoin(index if index.endswith("/") else index + "/", f"{project}/")
     request = urllib.request.Request(
         page_url, headers={"Accept": "application/vnd.pypi.simple.v1+json"}
     )
@@ -161,19 +171,19 @@ def install_uv(version_spec: str, ctx: ActionContext) -> tuple[str, Path]:
                 wheels.append((Version(name.split("-")[1]), entry))
             except InvalidVersion:
                 continue
-    wanted = _version_filter(version_spec)
+    wanted = _version_filter(version_spec, action)
     wheels = sorted((w for w in wheels if wanted(w[0])), key=lambda w: w[0])
     if not wheels:
-        raise ActionError(f"setup-uv: no uv wheel for version {version_spec or 'latest'!r}")
+        raise ActionError(f"{action}: no {project} wheel for version {version_spec or 'latest'!r}")
     version, entry = wheels[-1]
-    folder = ctx.sandbox.tool_cache / "uv" / str(version) / "x86_64"
-    if (folder / "uv").is_file():
+    folder = ctx.sandbox.tool_cache / project / str(version) / "x86_64"
+    if (folder / project).is_file():
         return str(version), folder
     with urllib.request.urlopen(urljoin(page_url, entry["url"]), timeout=300) as response:
         data = response.read()
     expected = entry.get("hashes", {}).get("sha256")
     if expected and hashlib.sha256(data).hexdigest() != expected:
-        raise ActionError(f"setup-uv: {entry['filename']} does not match its sha256")
+        raise ActionError(f"{action}: {entry['filename']} does not match its sha256")
     folder.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(io.BytesIO(data)) as wheel:
         for member in wheel.namelist():
@@ -182,19 +192,19 @@ def install_uv(version_spec: str, ctx: ActionContext) -> tuple[str, Path]:
                 target = folder / parts[2]
                 target.write_bytes(wheel.read(member))
                 target.chmod(0o755)
-    if not (folder / "uv").is_file():
-        raise ActionError(f"setup-uv: {entry['filename']} holds no uv binary")
+    if not (folder / project).is_file():
+        raise ActionError(f"{action}: {entry['filename']} holds no {project} binary")
     return str(version), folder
 
 
-def _version_filter(spec: str):
+def _version_filter(spec: str, action: str = "setup-uv"):
     spec = spec.strip()
     if not spec or spec in ("latest", "latest-known"):
         return lambda version: not version.is_prerelease
     try:
         specifier = SpecifierSet(spec if spec[0] in "<>=!~" else f"=={spec}")
     except InvalidSpecifier:
-        raise ActionError(f"setup-uv: version {spec!r} is not a version or range") from None
+        raise ActionError(f"{action}: version {spec!r} is not a version or range") from None
     return lambda version: version in specifier
 
 
@@ -234,7 +244,7 @@ def setup_uv(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
         "uvx-path": str(folder / "uvx"),
     }
     if chosen.python_version:
-        result.env["UV_PYTHON"] = chosen.python_version
+        result.env["UV_PYTHON"] = _uv_python(chosen.python_version, result)
     env = _with(ctx.env, result)
     if chosen.activate:
         _run([str(folder / "uv"), "venv", str(chosen.venv_path), "--directory",
@@ -251,6 +261,20 @@ def setup_uv(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
     if chosen.enable_cache:
         _restore(chosen, python, ctx, result)
     return result
+
+
+def _uv_python(asked: str, result: ActionResult) -> str:
+    """``UV_PYTHON``: as asked, or the machine's newest standing in for a newer CPython (uv
+    would download it); the key keeps the input as written, as on GitHub."""
+    try:
+        choice = uv_python_choice(asked)
+    except BenchError:
+        return asked  # uv reports it when a step asks for it
+    if choice is None or choice.stood_in is None:
+        return asked
+    result.log.append(f"Notice: {choice.stood_in}")
+    result.substitutions.append(choice.stood_in)
+    return choice.interpreter.version
 
 
 def _with(env: dict[str, str], result: ActionResult) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Stand-ins (recorded no-ops, see ``registry.STAND_INS``) and snok/install-poetry."""
+"""Stand-ins (recorded no-ops, see ``registry.STAND_INS``) and the tool installers
+snok/install-poetry and pypa/hatch (its ``install`` action)."""
 
 from __future__ import annotations
 
@@ -57,10 +58,34 @@ def install_poetry(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
     return ActionResult(ok=True, log=log, path=[str(local / "bin")])
 
 
-def _run(command: list[str], ctx: ActionContext) -> None:
+def install_hatch(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
+    """pypa/hatch@install: Hatch into ``$RUNNER_TOOL_CACHE/.hatch`` (on PATH), then
+    ``hatch --version`` as its script runs it (its ``hatch self cache dist --remove`` empties
+    the standalone binary's own cache, which a venv does not have).
+
+    The action downloads Hatch's standalone binary; here Hatch comes from the mirror into a
+    venv there (of the runner's python3), the way its own fallback (pipx) installs it.
+    """
+    python = shutil.which("python3", path=ctx.env["PATH"])
+    if python is None:
+        raise ActionError("pypa/hatch: no python3 on PATH")
+    folder = ctx.sandbox.tool_cache / ".hatch"
+    venv = folder / "venv"
+    version = inputs.get("version", "latest").strip() or "latest"
+    requirement = "hatch" if version == "latest" else f"hatch=={version}"
+    _run([python, "-m", "venv", str(venv)], ctx, "pypa/hatch")
+    _run([str(venv / "bin/python"), "-m", "pip", "install", requirement], ctx, "pypa/hatch")
+    link = folder / "hatch"
+    link.unlink(missing_ok=True)
+    link.symlink_to(venv / "bin/hatch")
+    _run([str(link), "--version"], ctx, "pypa/hatch")
+    return ActionResult(ok=True, log=[f"Installing Hatch {version}"], path=[str(folder)])
+
+
+def _run(command: list[str], ctx: ActionContext, action: str = "snok/install-poetry") -> None:
     done = subprocess.run(
         command, env=ctx.env, cwd=Path(ctx.sandbox.workspace), capture_output=True, text=True
     )
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["failed"])[-1]
-        raise ActionError(f"snok/install-poetry: {' '.join(command[:4])}: {tail}")
+        raise ActionError(f"{action}: {' '.join(command[:4])}: {tail}")

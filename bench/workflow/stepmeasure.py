@@ -53,6 +53,7 @@ def measure(
     if outcome.cache is not None:
         record.cache = describe_cache(outcome)
     record.stand_in = outcome.stand_in
+    record.substitutions = list(outcome.substitutions)
     return outcome
 
 

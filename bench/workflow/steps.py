@@ -29,6 +29,8 @@ _STEP_KEYS = {
     "timeout-minutes",
 }
 SHELLS = {"bash", "sh", "python"}
+SHELL_HELP = "use bash, sh, python or a command with {0} for the script"
+_NOT_HERE = {"pwsh", "powershell", "cmd"}  # Windows' shells, even in a {0} template
 _ACTION_FILES = ("action.yml", "action.yaml")
 
 
@@ -138,8 +140,8 @@ def _parse_step(
                     if spec.inputs is not None and name not in spec.inputs:
                         problems.append(f"{where}: {action.name} has no input {name!r}")
     shell = raw.get("shell")
-    if shell is not None and str(shell).split()[0] not in SHELLS:
-        problems.append(f"{where}: shell {shell!r} is not supported (use bash, sh or python)")
+    if shell is not None and not shell_supported(str(shell)):
+        problems.append(f"{where}: shell {shell!r} is not supported ({SHELL_HELP})")
     step = Step(
         index=index,
         name=str(raw["name"]) if raw.get("name") is not None else None,
@@ -234,6 +236,14 @@ def _check_expressions(step: Step, where: str, problems: list[str]) -> None:
                         parse(part)
     except ExpressionError as error:
         problems.append(f"{where}: {error}")
+
+
+def shell_supported(shell: str) -> bool:
+    """bash, sh, python (with options), or a custom command with ``{0}`` for the script."""
+    words = shell.split()
+    if not words or words[0] in _NOT_HERE:
+        return False
+    return words[0] in SHELLS or "{0}" in words
 
 
 def lone_expression(value: Any) -> bool:
