@@ -11,17 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from bench.depsets import Revision
+from bench.depsets import DependencySet
 from bench.errors import BenchError
 from bench.execute import prepare_pipx
 from bench.ghcache.store import CacheStore
 from bench.mirror.server import MirrorServer
 from bench.network.profiles import get_profile
-from bench.runner.pipx import install_pipx, make_pipx, names_pipx, runner_python
-from bench.runner.sandbox import create_sandbox, remove_sandbox, runner_environment
-from bench.trial import TrialSetup
-from bench.workflow.actions import ActionContext
-from bench.workflow.job import JobRun
+from bench.runner.pipx import make_pipx, names_pipx, runner_python
+from bench.runner.sandbox import create_sandbox, runner_environment
+from bench.trial import TrialSetup, run_job
 from bench.workflow.parse import load_workflow, parse_workflow
 from tests.repack import repack_closure
 
@@ -37,6 +35,8 @@ jobs:
           echo "where=$(command -v poetry)" >> "$GITHUB_OUTPUT"
           echo "pipx=$(command -v pipx)" >> "$GITHUB_OUTPUT"
           echo "version=$(poetry --version)" >> "$GITHUB_OUTPUT"
+          echo "link=$(readlink -f "$PIPX_BIN_DIR/poetry")" >> "$GITHUB_OUTPUT"
+          echo "home=$(grep '^home' "$PIPX_HOME/venvs/poetry/pyvenv.cfg")" >> "$GITHUB_OUTPUT"
 """
 
 
@@ -114,38 +114,35 @@ def test_pipx_install_poetry_in_a_job_puts_poetry_in_pipx_bin_dir(
     assert template is not None and (template / "opt" / "pipx" / "shared").is_dir()
     before = _tree(template)
 
-    sandbox = create_sandbox(setup.runner_root, repo="r")
-    install_pipx(sandbox, template)
-    ctx = ActionContext(
-        sandbox=sandbox,
-        env=runner_environment(sandbox, pipx_mirror.index_url()),
+    repo = _write(tmp_path / "repo" / "README", "r").parent
+    outcome = run_job(
+        workflow,
+        DependencySet("r", repo, None),
+        previous=False,
         store=CacheStore(setup.store_root),
-        checkout=Revision((_write(tmp_path / "repo" / "README", "r").parent,)),
-    )
-    with open(tmp_path / "job.log", "wb") as log:
-        result = JobRun(workflow, ctx, log=log, mirror=pipx_mirror).run()
-    assert result.success, (tmp_path / "job.log").read_text(errors="replace")[-3000:]
-    outputs = result.outputs["poetry"]
-    assert outputs["where"] == str(sandbox.pipx_bin_dir / "poetry")
-    assert outputs["pipx"] == str(sandbox.local_bin / "pipx")
+        setup=setup,
+        log_name="pipx",
+    )  # a trial's runner: gets pipx from the template, is removed after the job
+    assert outcome.success, (setup.logs / "pipx.log").read_text(errors="replace")[-3000:]
+    root = setup.runner_root.resolve()
+    outputs = outcome.outputs["poetry"]
+    assert outputs["where"] == str(root / "opt" / "pipx_bin" / "poetry")
+    assert outputs["link"].startswith(str(root / "opt" / "pipx" / "venvs" / "poetry" / "bin"))
+    assert outputs["pipx"] == str(root / "usr" / "local" / "bin" / "pipx")
     assert outputs["version"].endswith(f"{version('poetry')})")  # the mirror's (repacked) one
-    venv = sandbox.pipx_home / "venvs" / "poetry"
-    config = (venv / "pyvenv.cfg").read_text()
-    assert f"home = {Path(runner_python('3.11')).parent}" in config  # the system Python's venv
-    assert (sandbox.pipx_bin_dir / "poetry").resolve().is_relative_to(venv)
+    assert outputs["home"] == f"home = {Path(runner_python('3.11')).parent}"  # system Python
     # nothing outside the runner: not the harness's home, not the template trials share
     assert list(host_home.iterdir()) == []
     assert _tree(template) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
+    assert not setup.runner_root.exists()
+    assert {p.name for p in tmp_path.iterdir()} <= {
         "host-home",
-        "job.log",
+        "logs",
         "pipx-template",
         "repo",
-        "runner",
         "store",
         "wf.yml",
-    ]
-    remove_sandbox(setup.runner_root)
+    }
 
 
 @pytest.mark.slow  # makes a venv with pip

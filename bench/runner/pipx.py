@@ -26,11 +26,12 @@ from pathlib import Path
 
 from bench.errors import BenchError
 from bench.locking import pinned_versions
-from bench.metadata import TOOLS_REQUIREMENTS
 from bench.runner.pythons import select_interpreter
 from bench.runner.sandbox import Sandbox
 
 SYSTEM_PYTHON = "/usr/bin/python3"
+# The tools' pins (bench.metadata names the same file; the runner imports no other room).
+TOOLS_REQUIREMENTS = Path(__file__).resolve().parents[2] / "scenarios/tools/requirements.txt"
 _NAMED = re.compile(r"(?<![\w.-])pipx(?![\w.-])")
 
 
