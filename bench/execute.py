@@ -24,7 +24,7 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,12 +46,13 @@ from bench.plan import SCENARIOS_ROOT, PlannedCell, PlanOptions, RunRequest, Tri
 from bench.results import StepTotals, TrialRecord
 from bench.runfolder import RunLock, lock_run_folder
 from bench.runner import reaper
+from bench.runner.pipx import make_pipx, names_pipx, runner_python
 from bench.runner.sandbox import create_sandbox, remove_sandbox, runner_environment
 from bench.stats import BUSY_THRESHOLD, successful_totals
 from bench.trial import JobOutcome, TrialSetup, copy_store, observed_state_error, run_job
 from bench.workflow.expressions import ExpressionError, interpolate
 from bench.workflow.interpreters import choose_interpreter
-from bench.workflow.model import Workflow
+from bench.workflow.model import Step, Workflow
 from bench.workflow.setup_python import install_python
 
 RESULTS_ROOT = Path(__file__).resolve().parents[1] / "results"
@@ -265,12 +266,15 @@ def _execute(
                 store_root=work / "store",
                 logs=state.run_dir / LOGS_DIR,
                 python_templates=work / "python-templates",
+                pipx_template=work / "pipx-template",
                 index_url=mirror.index_url(),
                 transfer=profile.cache_transfer(),
                 mirror=mirror,
                 discard=work / "runner.discarded",
             )
-            prepare_pythons({t.cell.scenario.name: t.cell.scenario.job for t in pending}, setup)
+            jobs = {t.cell.scenario.name: t.cell.scenario.job for t in pending}
+            prepare_pythons(jobs, setup)
+            prepare_pipx(jobs, setup)
             print(
                 f"{len(pending)} trial(s) to run of {len(state.trials)}"
                 f"{' (more rounds as needed: --reps auto)' if options.auto else ''}, "
@@ -449,6 +453,33 @@ def prepare_pythons(workflows: dict[str, Workflow], setup: TrialSetup) -> None:
             raise BenchError(f"preparing Python {interpreter.version} failed: {error}") from None
         finally:
             remove_sandbox(setup.runner_root)
+
+
+def prepare_pipx(workflows: dict[str, Workflow], setup: TrialSetup) -> None:
+    """Make, untimed, the pipx every trial's runner gets (as a hosted image has it), when a job
+    calls pipx in a ``run:`` step, its own or a local action's; once per run (kept on resume)."""
+    if setup.pipx_template is None or setup.pipx_template.is_dir():
+        return
+    if not any(names_pipx(script) for w in workflows.values() for script in _run_scripts(w.steps)):
+        return
+    sandbox = create_sandbox(setup.runner_root, repo="prepare")
+    try:
+        python = runner_python(RUNNER_TARGET.python_version)
+        make_pipx(
+            sandbox, python, runner_environment(sandbox, setup.index_url), setup.pipx_template
+        )
+    except BenchError as error:
+        raise BenchError(f"preparing pipx failed: {error}") from None
+    finally:
+        remove_sandbox(setup.runner_root)
+
+
+def _run_scripts(steps: Iterable[Step]) -> Iterator[str]:
+    for step in steps:
+        if step.run:
+            yield step.run
+        if step.composite is not None:
+            yield from _run_scripts(step.composite.steps)
 
 
 def _run_info(state: RunState, profile: Any, port: int) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def machine_metadata() -> dict[str, Any]:
 def tool_versions() -> dict[str, str]:
     """The pinned versions scenarios install, and the system tools the cache uses."""
     pins = pinned_versions(TOOLS_REQUIREMENTS) if TOOLS_REQUIREMENTS.is_file() else {}
-    versions = {name: pins[name] for name in ("poetry", "pipenv", "uv") if name in pins}
+    versions = {name: pins[name] for name in ("poetry", "pipenv", "uv", "pipx") if name in pins}
     for tool, args in (("tar", ["--version"]), ("zstd", ["--version"]), ("bash", ["--version"])):
         versions[tool] = _first_line([tool, *args])
     return versions

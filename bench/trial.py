@@ -21,6 +21,7 @@ from bench.mirror.server import MirrorServer
 from bench.network.transfer import Transfer
 from bench.results import StepRecord
 from bench.runner import reaper
+from bench.runner.pipx import install_pipx
 from bench.runner.sandbox import create_sandbox, remove_sandbox, runner_environment
 from bench.workflow.actions import ActionContext
 from bench.workflow.job import JobRun
@@ -39,6 +40,7 @@ class TrialSetup:
     transfer: Transfer
     mirror: MirrorServer | None = None
     discard: Path | None = None  # set: the used runner is renamed here; the caller deletes it
+    pipx_template: Path | None = None  # pipx's trees, made once per run (bench.runner.pipx)
 
 
 @dataclass
@@ -83,6 +85,8 @@ def run_job(
         setup.logs.mkdir(parents=True, exist_ok=True)
         with open(setup.logs / f"{log_name}.log", "wb") as log:
             try:
+                if setup.pipx_template is not None and setup.pipx_template.is_dir():
+                    install_pipx(sandbox, setup.pipx_template)  # as on the image: not timed
                 ctx = ActionContext(
                     sandbox=sandbox,
                     env=runner_environment(sandbox, setup.index_url),

@@ -129,7 +129,7 @@ def test_scenario_tool_pins_match_the_test_environment():
     from importlib.metadata import version
 
     pins = canonical(pinned_versions(Path("scenarios/tools/requirements.txt")))
-    for tool in ("poetry", "pipenv", "uv"):
+    for tool in ("poetry", "pipenv", "uv", "pipx"):
         assert version(tool) == pins[tool]
         for workflow in Path("scenarios/workflows").glob("*.yml"):
             for found in re.findall(rf"pip install {tool}==(\S+)", workflow.read_text()):

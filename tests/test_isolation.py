@@ -20,7 +20,7 @@ from bench.workflow.parse import parse_workflow
 from bench.workflow.setup_python import install_python
 
 MARKER = "BENCH_HOST_MARKER_7f3a"
-ALLOWED_PREFIXES = ("RUNNER_", "GITHUB_", "PIP_", "UV_", "PIPENV_", "XDG_")
+ALLOWED_PREFIXES = ("RUNNER_", "GITHUB_", "PIP_", "UV_", "PIPENV_", "PIPX_", "XDG_")
 ALLOWED = {"PATH", "HOME", "LANG", "CI", "GIT_CONFIG_NOSYSTEM"}
 SHELL_OWN = {"PWD", "OLDPWD", "SHLVL", "_"}  # bash sets these itself
 

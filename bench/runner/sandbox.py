@@ -45,6 +45,21 @@ class Sandbox:
     def tool_cache(self) -> Path:
         return self.root / "opt" / "hostedtoolcache"
 
+    @property
+    def pipx_home(self) -> Path:
+        """``PIPX_HOME`` (``/opt/pipx`` on the image): pipx's venvs and shared libraries."""
+        return self.root / "opt" / "pipx"
+
+    @property
+    def pipx_bin_dir(self) -> Path:
+        """``PIPX_BIN_DIR`` (``/opt/pipx_bin`` on the image, on PATH): the apps pipx installs."""
+        return self.root / "opt" / "pipx_bin"
+
+    @property
+    def local_bin(self) -> Path:
+        """The image's ``/usr/local/bin``, where its system-wide ``pipx`` command is."""
+        return self.root / "usr" / "local" / "bin"
+
 
 def create_sandbox(root: Path, repo: str) -> Sandbox:
     """An empty runner at ``root`` (whatever was there is removed first)."""
@@ -114,7 +129,18 @@ def runner_environment(sandbox: Sandbox, index_url: str | None) -> dict[str, str
     if index_url:
         env |= mirror_environment(index_url)
     env |= {
-        "PATH": f"{sandbox.home / '.local' / 'bin'}:{SYSTEM_PATH}",
+        # As the image's /etc/environment orders them; pipx's folders are in every runner,
+        # its files only when the run prepared pipx (bench.runner.pipx).
+        "PATH": ":".join(
+            (
+                str(sandbox.home / ".local" / "bin"),
+                str(sandbox.pipx_bin_dir),
+                str(sandbox.local_bin),
+                SYSTEM_PATH,
+            )
+        ),
+        "PIPX_HOME": str(sandbox.pipx_home),
+        "PIPX_BIN_DIR": str(sandbox.pipx_bin_dir),
         "LANG": "C.UTF-8",
         "CI": "true",
         "GITHUB_ACTIONS": "true",
