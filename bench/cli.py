@@ -279,8 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="also copy the report, figures and summary here (default docs/results)",
     )
-    report.add_argument("--history", type=Path, default=None, metavar="REPO",
-                        help="rank strategies by expected time over this repository's history")
+    report.add_argument(
+        "--history",
+        type=Path,
+        default=None,
+        metavar="REPO",
+        help="rank strategies by expected time over this repository's history",
+    )
     report.set_defaults(handler=cmd_report)
 
     report_speed = commands.add_parser(

@@ -162,4 +162,3 @@ def observed_state_error(state: str, steps: list[StepRecord]) -> str | None:
         if len(exact) == len(restores):
             return "planned partial, but every restore hit its key exactly (no restore-key hit)"
     return None
-

@@ -86,6 +86,7 @@ def test_a_scenario_without_the_markers_is_skipped_with_the_reason(tmp_path):
 def test_the_test_command_is_read_from_the_jobs_scripts(scripts, expected):
     assert read_test_command(scripts) == expected
 
+
 ALWAYS_WARM = Rates(exact=0.9, partial=0.05, miss=0.05)
 
 

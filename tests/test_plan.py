@@ -81,10 +81,14 @@ def test_a_users_workflow_with_an_unsupported_action_is_refused(tmp_path):
             "- uses: actions/cache@v5\n  with: {path: ~/.cache/pip, key: k, restore-keys: k-}",
             ("cold", "warm", "partial"),
         ),
-        ("- uses: actions/setup-python@v6\n  with: {python-version: '3.11', cache: pip}",
-         ("cold", "warm", "partial")),
-        ("- uses: actions/setup-python@v6\n  with: {python-version: '3.11', cache: poetry}",
-         ("cold", "warm")),
+        (
+            "- uses: actions/setup-python@v6\n  with: {python-version: '3.11', cache: pip}",
+            ("cold", "warm", "partial"),
+        ),
+        (
+            "- uses: actions/setup-python@v6\n  with: {python-version: '3.11', cache: poetry}",
+            ("cold", "warm"),
+        ),
         ("- uses: astral-sh/setup-uv@v7", ("cold", "warm")),
         ("- uses: astral-sh/setup-uv@v7\n  with: {enable-cache: 'false'}", ("cold",)),
     ],
