@@ -306,3 +306,30 @@ def test_a_step_that_installs_and_tests_keeps_the_tests_in_the_recommended_job()
     job = yaml.safe_load(rewrite(combined, "test", CANDIDATE, "pytest -q"))["jobs"]["test"]
     runs = [s.get("run") for s in job["steps"] if s.get("run")]
     assert runs == ["pip install -r requirements.txt", "pytest -q", "ruff check ."]
+
+
+def test_a_repository_script_that_runs_the_tests_is_the_test_command(tmp_path):
+    from bench.advise.their_job import find_their_job
+
+    scripted = "jobs: {a: {steps: [{uses: actions/setup-python@v6}, {run: scripts/test}]}}"
+    write(tmp_path / ".github" / "workflows" / "ci.yml", scripted)
+    write(tmp_path / "scripts" / "test", "#!/bin/sh\n${PREFIX}coverage run -m pytest \"$@\"\n")
+    assert find_their_job(tmp_path).test_command == "scripts/test"
+    write(tmp_path / "scripts" / "test", "#!/bin/sh\nmake docs\n")  # runs no tests
+    with pytest.raises(BenchError, match="--test-cmd"):
+        find_their_job(tmp_path)
+
+
+def test_test_cmd_replaces_the_step_that_ran_their_tests_in_their_job(tmp_path):
+    from bench.advise.command import their_job_alone
+    from bench.advise.their_job import find_their_job
+
+    write(tmp_path / ".github" / "workflows" / "ci.yml", THEIRS)
+    their = find_their_job(tmp_path)
+    as_written = yaml.safe_load(their_job_alone(their, {"python-version": "3.11"}))
+    runs = [s.get("run") for s in as_written["jobs"]["test"]["steps"]]
+    assert "pytest -q" in runs and list(as_written["jobs"]) == ["test"]
+    changed = yaml.safe_load(their_job_alone(their, {}, test_cmd="pytest -q -m 'not network'"))
+    runs = [s.get("run") for s in changed["jobs"]["test"]["steps"]]
+    assert "pytest -q -m 'not network'" in runs and "pytest -q" not in runs
+    assert "ruff check ." in runs  # the job's other steps stay as written

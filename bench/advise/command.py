@@ -120,7 +120,7 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
         python = their_python(workflow)
         if python:
             chosen = [with_python(c, python) for c in chosen]
-        chosen.append(Candidate(YOURS, their_job_alone(their, cell)))
+        chosen.append(Candidate(YOURS, their_job_alone(their, cell, options.test_cmd)))
         print(f"your job's matrix cell: {cell or 'none'}; Python {python or '3.11'}", file=out)
     files = write_candidates(chosen, folder / "candidates")
     for skip in skipped:
@@ -251,9 +251,12 @@ def _blockers(their: TheirJob, matrix: list[str]) -> list[str]:
     return check_job(document, their.workflow, their.job_id, _choice(matrix) or None).blockers
 
 
-def their_job_alone(their: TheirJob, cell: dict[str, object]) -> str:
+def their_job_alone(
+    their: TheirJob, cell: dict[str, object], test_cmd: str | None = None
+) -> str:
     """Their workflow with only the chosen job, in the chosen matrix cell: run as written,
-    the other jobs and cells set aside."""
+    the other jobs and cells set aside; with ``--test-cmd``, the step that ran their tests
+    runs that command instead (say, to leave out tests that need the internet)."""
     yaml = YAML()
     yaml.preserve_quotes = True
     document = yaml.load(their.workflow.read_text())
@@ -263,6 +266,10 @@ def their_job_alone(their: TheirJob, cell: dict[str, object]) -> str:
     job.pop("needs", None)
     if cell:
         job.setdefault("strategy", {})["matrix"] = {"include": [cell]}
+    if test_cmd and their.test_command:
+        for step in job.get("steps", []):
+            if isinstance(step, dict) and their.test_command in str(step.get("run", "")):
+                step["run"] = test_cmd
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     return buffer.getvalue()

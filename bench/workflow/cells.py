@@ -153,7 +153,17 @@ def stand_in_notes(steps: list[Step] | tuple[Step, ...], static: dict[str, Any])
             if spec is not None:
                 why = spec.stand_in
                 notes.append(f"step {step.index}: {step.action.written} stood in for ({why})")
+            elif step.action.name.casefold() in NETWORK_NOTES:
+                why = NETWORK_NOTES[step.action.name.casefold()]
+                notes.append(f"step {step.index}: {step.action.written} {why}")
     return notes
+
+
+# Actions that run here but reach past the mirror for some of what they do.
+NETWORK_NOTES = {
+    "pre-commit/action": "runs, but hooks from remote repositories need the network: only "
+    "`repo: local` hooks (and ones already cached) succeed here",
+}
 
 
 def _stand_in_casefold(name: str) -> ActionSpec | None:
