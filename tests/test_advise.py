@@ -313,7 +313,7 @@ def test_a_repository_script_that_runs_the_tests_is_the_test_command(tmp_path):
 
     scripted = "jobs: {a: {steps: [{uses: actions/setup-python@v6}, {run: scripts/test}]}}"
     write(tmp_path / ".github" / "workflows" / "ci.yml", scripted)
-    write(tmp_path / "scripts" / "test", "#!/bin/sh\n${PREFIX}coverage run -m pytest \"$@\"\n")
+    write(tmp_path / "scripts" / "test", '#!/bin/sh\n${PREFIX}coverage run -m pytest "$@"\n')
     assert find_their_job(tmp_path).test_command == "scripts/test"
     write(tmp_path / "scripts" / "test", "#!/bin/sh\nmake docs\n")  # runs no tests
     with pytest.raises(BenchError, match="--test-cmd"):
@@ -333,3 +333,16 @@ def test_test_cmd_replaces_the_step_that_ran_their_tests_in_their_job(tmp_path):
     runs = [s.get("run") for s in changed["jobs"]["test"]["steps"]]
     assert "pytest -q -m 'not network'" in runs and "pytest -q" not in runs
     assert "ruff check ." in runs  # the job's other steps stay as written
+
+
+def test_a_job_that_checks_out_another_repository_is_not_theirs(tmp_path):
+    from bench.advise.their_job import find_their_job
+
+    downstream = THEIRS.replace(
+        "      - uses: actions/checkout@v6\n      - uses: actions/setup-python@v7",
+        "      - uses: actions/checkout@v6\n        with: {repository: other/project}\n"
+        "      - uses: actions/setup-python@v7",
+    )
+    write(tmp_path / ".github" / "workflows" / "a-downstream.yml", downstream)
+    write(tmp_path / ".github" / "workflows" / "tests.yml", THEIRS)
+    assert find_their_job(tmp_path).workflow.name == "tests.yml"

@@ -251,9 +251,7 @@ def _blockers(their: TheirJob, matrix: list[str]) -> list[str]:
     return check_job(document, their.workflow, their.job_id, _choice(matrix) or None).blockers
 
 
-def their_job_alone(
-    their: TheirJob, cell: dict[str, object], test_cmd: str | None = None
-) -> str:
+def their_job_alone(their: TheirJob, cell: dict[str, object], test_cmd: str | None = None) -> str:
     """Their workflow with only the chosen job, in the chosen matrix cell: run as written,
     the other jobs and cells set aside; with ``--test-cmd``, the step that ran their tests
     runs that command instead (say, to leave out tests that need the internet)."""

@@ -44,6 +44,8 @@ def find_their_job(project: Path, job: str | None = None, test_cmd: str | None =
             if not isinstance(steps, list):
                 continue
             steps = [s for s in steps if isinstance(s, dict)]
+            if any(_checks_out_another_repository(s) for s in steps):
+                continue  # it tests another project (a downstream job), not this one
             scripts = [str(s.get("run", "")) for s in steps]
             test = read_test_command(scripts) or _script_test_command(scripts, project)
             if any(is_dependency_step(s) for s in steps) and (test or test_cmd):
@@ -82,3 +84,13 @@ def _script_test_command(scripts: list[str], project: Path) -> str | None:
         except OSError:
             continue
     return found
+
+
+def _checks_out_another_repository(step: dict) -> bool:
+    uses = str(step.get("uses", ""))
+    inputs = step.get("with")
+    return (
+        uses.startswith("actions/checkout@")
+        and isinstance(inputs, dict)
+        and bool(str(inputs.get("repository", "")).strip())
+    )
