@@ -441,7 +441,11 @@ def prepare_pythons(workflows: dict[str, Workflow], setup: TrialSetup) -> None:
                 )
             except ExpressionError:
                 continue
-            versions.update(choose_interpreter(line).interpreter for line in text.split() if line)
+            for line in filter(None, (line.strip() for line in text.splitlines())):
+                try:
+                    versions.add(choose_interpreter(line).interpreter)
+                except BenchError:
+                    continue  # the trial's setup step says why; the run goes on
     for interpreter in versions:
         sandbox = create_sandbox(setup.runner_root, repo="prepare")
         location = sandbox.tool_cache / "Python" / interpreter.version / "x64"

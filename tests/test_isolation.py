@@ -21,7 +21,7 @@ from bench.workflow.setup_python import install_python
 
 MARKER = "BENCH_HOST_MARKER_7f3a"
 ALLOWED_PREFIXES = ("RUNNER_", "GITHUB_", "PIP_", "UV_", "PIPENV_", "PIPX_", "XDG_")
-ALLOWED = {"PATH", "HOME", "LANG", "CI", "GIT_CONFIG_NOSYSTEM"}
+ALLOWED = {"PATH", "HOME", "LANG", "CI", "GIT_CONFIG_NOSYSTEM", "TMPDIR", "NPM_CONFIG_PREFIX"}
 SHELL_OWN = {"PWD", "OLDPWD", "SHLVL", "_"}  # bash sets these itself
 
 PROBE = """\

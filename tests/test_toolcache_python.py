@@ -41,6 +41,8 @@ def test_the_tool_cache_holds_an_installation_that_uv_takes(tmp_path):
     install_python(interpreter, location, templates, env)  # the next ones link to it
 
     python = location / "bin" / "python3"
+    names = os.listdir(location / "bin")  # none of the host's console scripts (pytest, nox…)
+    assert all(n.startswith(("python", "idle", "pydoc", "2to3", "pip")) for n in names), names
     prefixes = _run([str(python), "-c", "import sys; print(sys.prefix, sys.base_prefix)"], env)
     assert prefixes.split() == [str(location), str(location)]  # an installation, not a venv
     assert str(location) in _run([str(location / "bin" / "pip3"), "--version"], env)
@@ -59,3 +61,32 @@ def test_the_tool_cache_holds_an_installation_that_uv_takes(tmp_path):
         n.startswith("tinyone") for n in os.listdir(templates / interpreter.version / site)
     )
     assert sorted(os.listdir(original / site)) == before  # the machine's installation untouched
+
+
+@pytest.mark.skipif(not OWN_FOLDER, reason="no interpreter installed in a folder of its own here")
+def test_setup_uv_gives_uv_the_python_it_would_download(tmp_path):
+    """``.python-version`` asks for a Python not on PATH: on GitHub uv downloads it; here the
+    machine's is put where uv keeps the ones it downloads, and uv takes it."""
+    from bench.depsets import Revision
+    from bench.ghcache.store import CacheStore
+    from bench.runner.sandbox import create_sandbox, runner_environment
+    from bench.workflow.actions import ActionContext, ActionResult
+    from bench.workflow.setup_uv import _managed_python
+
+    interpreter = OWN_FOLDER[-1]
+    sandbox = create_sandbox(tmp_path / "runner", repo="demo")
+    (sandbox.workspace / ".python-version").write_text(f"{interpreter.version}\n")
+    env = runner_environment(sandbox, None)
+    ctx = ActionContext(
+        sandbox, env, CacheStore(tmp_path / "store"), Revision((sandbox.workspace,), ()),
+        python_templates=tmp_path / "templates",
+    )  # fmt: skip
+    managed = sandbox.temp / "uv-python-dir"
+    result = ActionResult(ok=True)
+    _managed_python(interpreter.version, managed, ctx, result)
+    found = _run(
+        [uv_binary(), "python", "find", "--no-config"],
+        env | {"UV_PYTHON_INSTALL_DIR": str(managed), "UV_PYTHON_DOWNLOADS": "never"},
+        cwd=sandbox.workspace,
+    ).strip()
+    assert found.startswith(str(managed / f"cpython-{interpreter.version}-linux-x86_64-gnu"))

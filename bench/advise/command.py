@@ -39,10 +39,10 @@ from bench.intake.uvlock import point_locks_at_mirror
 from bench.locking import BENCH_MIRROR_PORT
 from bench.mirror.fetch import DEFAULT_WHEELHOUSE
 from bench.plan import DEFAULT_PROFILE, WORKFLOWS, PlanOptions
-from bench.runner.pythons import select_interpreter
 from bench.stopping import MIN_ROUNDS
 from bench.vocabulary import REFERENCE_SCENARIO
 from bench.workflow.expressions import ExpressionError, interpolate
+from bench.workflow.interpreters import choose_interpreter
 from bench.workflow.model import Workflow
 from bench.workflow.parse import check_job, load_workflow, read_document
 
@@ -234,10 +234,11 @@ def _minor(python: str) -> str:
 
 
 def _patch_release(python: str) -> str:
-    """The patch release the job will run (the machine's for that minor): resolving for "3.9"
-    means 3.9.0 to pip and uv, which packages excluding early patch releases refuse."""
+    """The interpreter the job will run on (as setup-python chooses it, stand-ins included),
+    as its patch release: resolving for "3.9" means 3.9.0 to pip and uv, which packages that
+    exclude early patch releases refuse."""
     try:
-        return select_interpreter(_minor(python)).version
+        return choose_interpreter(python).interpreter.version
     except BenchError:
         return _minor(python)
 

@@ -42,6 +42,11 @@ class Sandbox:
         return self.home / "work" / "_temp"
 
     @property
+    def tmp(self) -> Path:
+        """The runner's /tmp: tools' temporary files stay inside the runner (``TMPDIR``)."""
+        return self.root / "tmp"
+
+    @property
     def tool_cache(self) -> Path:
         return self.root / "opt" / "hostedtoolcache"
 
@@ -70,6 +75,7 @@ def create_sandbox(root: Path, repo: str) -> Sandbox:
         sandbox.temp,
         sandbox.tool_cache,
         sandbox.home / ".local/bin",
+        sandbox.tmp,
     ):
         folder.mkdir(parents=True, exist_ok=True)
     return sandbox
@@ -139,6 +145,9 @@ def runner_environment(sandbox: Sandbox, index_url: str | None) -> dict[str, str
                 SYSTEM_PATH,
             )
         ),
+        "TMPDIR": str(sandbox.tmp),
+        # npm's global prefix would otherwise follow node's real path to the host's /usr.
+        "NPM_CONFIG_PREFIX": str(sandbox.root / "usr" / "local"),
         "PIPX_HOME": str(sandbox.pipx_home),
         "PIPX_BIN_DIR": str(sandbox.pipx_bin_dir),
         "LANG": "C.UTF-8",

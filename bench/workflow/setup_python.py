@@ -153,7 +153,10 @@ def install_python(
     if not template.is_dir():
         _make_python(interpreter, location, env)
         template.parent.mkdir(parents=True, exist_ok=True)
-        _run_quietly(["cp", "-a", str(location), str(template)], env)
+        partial = template.with_name(template.name + ".partial")  # an interrupted copy is
+        shutil.rmtree(partial, ignore_errors=True)  # never taken for a template
+        _run_quietly(["cp", "-a", str(location), str(partial)], env)
+        os.replace(partial, template)
         return
     location.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -171,7 +174,11 @@ def _make_python(interpreter: Interpreter, location: Path, env: dict[str, str]) 
     stdlib = root / "lib" / f"python{_minor(interpreter.version)}"
 
     def leave_out(folder: str, names: list[str]) -> set[str]:
-        return {"site-packages", "test"} & set(names) if Path(folder) == stdlib else set()
+        if Path(folder) == stdlib:
+            return {"site-packages", "test"} & set(names)
+        if Path(folder) == root / "bin":  # not the host's console scripts (pytest, nox, ...)
+            return {n for n in names if not n.startswith(TOOL_CACHE_SCRIPTS)}
+        return set()
 
     try:
         shutil.copytree(root, location, symlinks=True, ignore=leave_out)
@@ -181,6 +188,10 @@ def _make_python(interpreter: Interpreter, location: Path, env: dict[str, str]) 
     _point_scripts_at(location / "bin", root, location)
     python = location / "bin" / f"python{_minor(interpreter.version)}"
     _run_quietly([str(python), "-m", "ensurepip", "--default-pip"], env)
+
+
+# What a hosted runner's tool cache Python has in bin/ (pip's scripts come from ensurepip).
+TOOL_CACHE_SCRIPTS = ("python", "idle", "pydoc", "2to3")
 
 
 def installation_root(interpreter: Interpreter) -> Path | None:

@@ -35,7 +35,8 @@ from bench.workflow.actions import (
     PostStep,
     save_cache,
 )
-from bench.workflow.interpreters import uv_python_choice
+from bench.workflow.interpreters import choose_interpreter, uv_python_choice
+from bench.workflow.setup_python import install_python
 from bench.workflow.uvkey import (
     UvKeyParts,
     dependency_patterns,
@@ -245,6 +246,10 @@ def setup_uv(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
     }
     if chosen.python_version:
         result.env["UV_PYTHON"] = _uv_python(chosen.python_version, result)
+    _managed_python(
+        result.env.get("UV_PYTHON") or _python_version_file(chosen.working_directory),
+        Path(python_dir), ctx, result,
+    )  # fmt: skip
     env = _with(ctx.env, result)
     if chosen.activate:
         _run([str(folder / "uv"), "venv", str(chosen.venv_path), "--directory",
@@ -275,6 +280,39 @@ def _uv_python(asked: str, result: ActionResult) -> str:
     result.log.append(f"Notice: {choice.stood_in}")
     result.substitutions.append(choice.stood_in)
     return choice.interpreter.version
+
+
+def _python_version_file(folder: Path) -> str | None:
+    """The first version ``.python-version`` names (uv reads it for its request)."""
+    try:
+        lines = (folder / ".python-version").read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    words = [line.split("#")[0].strip() for line in lines]
+    return next((w for w in words if w), None)
+
+
+def _managed_python(
+    request: str | None, python_dir: Path, ctx: ActionContext, result: ActionResult
+) -> None:
+    """The Python uv would download on a hosted runner, from this machine instead.
+
+    With a version asked for (``python-version``, or ``.python-version``), uv on GitHub finds
+    no such interpreter on PATH and downloads a managed one into ``UV_PYTHON_INSTALL_DIR``;
+    here downloads are off, and the machine's interpreters are not on PATH. So the machine's
+    interpreter for the request is copied (as setup-python's is) into that folder under the
+    name uv gives a managed install, where uv finds it. Nothing when the request is unknown
+    or matches none here (uv then says so when a step needs it)."""
+    if not request:
+        return
+    try:
+        interpreter = choose_interpreter(request).interpreter
+    except BenchError:
+        return
+    name = f"cpython-{interpreter.version}-linux-x86_64-gnu"
+    templates = ctx.python_templates / "uv-managed" if ctx.python_templates else None
+    install_python(interpreter, python_dir / name, templates, ctx.env)
+    result.log.append(f"Python {interpreter.version} for uv in {python_dir / name}")
 
 
 def _with(env: dict[str, str], result: ActionResult) -> dict[str, str]:
