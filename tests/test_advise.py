@@ -81,6 +81,9 @@ def test_a_scenario_without_the_markers_is_skipped_with_the_reason(tmp_path):
         (["poetry run python -m pytest"], "python -m pytest"),
         (["echo hi\nnox -s tests\n"], "nox -s tests"),
         (["make lint"], None),
+        (["uv run ./manage.py check", "uv run ./manage.py test"], "./manage.py test"),
+        (["python manage.py test --parallel"], "python manage.py test --parallel"),
+        (["python manage.py migrate"], None),
     ],
 )
 def test_the_test_command_is_read_from_the_jobs_scripts(scripts, expected):
@@ -346,3 +349,19 @@ def test_a_job_that_checks_out_another_repository_is_not_theirs(tmp_path):
     write(tmp_path / ".github" / "workflows" / "a-downstream.yml", downstream)
     write(tmp_path / ".github" / "workflows" / "tests.yml", THEIRS)
     assert find_their_job(tmp_path).workflow.name == "tests.yml"
+
+
+def test_a_candidate_the_budget_never_reached_withholds_the_answer():
+    from bench.advise.command import unfinished_candidates
+    from bench.advise.render import render
+    from tests.helpers import record
+
+    done = times("no-cache", 70, 70, 70, rates=Rates(0.0, 0.0, 1.0))
+    half = CandidateTimes("uv", {"cold": [30.0]}, Rates(0.7, 0.1, 0.2))  # warm never tried
+    failed = CandidateTimes("pip", {}, Rates(0.0, 0.0, 1.0))  # tried, every trial failed
+    records = [record("no-cache", "cold", 70, 1), record("uv", "cold", 30, 2),
+               record("pip", "cold", 9, 3, status="failure")]  # fmt: skip
+    assert unfinished_candidates([done, half, failed], records) == ["uv"]
+    text = render(advice_for([done, half, failed], None, unfinished=["uv"]))
+    assert "**No recommendation yet**" in text and "uv ran in every state" in text
+    assert "Use no-cache" not in text

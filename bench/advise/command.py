@@ -39,6 +39,7 @@ from bench.intake.uvlock import point_locks_at_mirror
 from bench.locking import BENCH_MIRROR_PORT
 from bench.mirror.fetch import DEFAULT_WHEELHOUSE
 from bench.plan import DEFAULT_PROFILE, WORKFLOWS, PlanOptions
+from bench.results import TrialRecord
 from bench.stopping import MIN_ROUNDS
 from bench.vocabulary import REFERENCE_SCENARIO
 from bench.workflow.expressions import ExpressionError, interpolate
@@ -85,6 +86,7 @@ class AdviseResult:
     verdict: Verdict | None
     seconds: float
     trials: int
+    unfinished: list[str] = field(default_factory=list)
 
 
 def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
@@ -117,7 +119,7 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
         skipped.append(Skipped(YOURS, "cannot run here: " + "; ".join(blockers)))
     else:
         cell = dict(workflow.matrix)
-        python = their_python(workflow)
+        python = their_python(workflow, exported.folder)
         if python:
             chosen = [with_python(c, python) for c in chosen]
         chosen.append(Candidate(YOURS, their_job_alone(their, cell, options.test_cmd)))
@@ -145,7 +147,9 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
         HistoryOptions(repo=repo, workflows=caching, run_dir=state.run_dir, out=folder / "history")
     )
     candidates, cadence = _candidate_times(chosen, times, replay, exported.folder.name)
-    verdict = decide(candidates, baseline=YOURS) if _rankable(candidates) else None
+    unfinished = unfinished_candidates(candidates, state.records)
+    rankable = _rankable(candidates) and not unfinished
+    verdict = decide(candidates, baseline=YOURS) if rankable else None
     recommended, findings = _write_recommended(verdict, chosen, their, folder, test_command)
     advice = Advice(
         project=repo.name,
@@ -160,19 +164,25 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
         caveats=list(CAVEATS),
         recommended_file=recommended.name if recommended else None,
         lint_findings=findings,
+        unfinished=unfinished,
     )
     recommendation = folder / "recommendation.md"
     recommendation.write_text(render(advice))
     return AdviseResult(
         folder, recommendation, recommended, verdict, time.monotonic() - started,
-        len(state.records),
+        len(state.records), unfinished,
     )  # fmt: skip
 
 
 def summary_lines(result: AdviseResult) -> list[str]:
     """The answer in a few lines for the terminal, then the paths."""
     verdict = result.verdict
-    if verdict is None:
+    if verdict is None and result.unfinished:
+        lines = [
+            "advice: no recommendation yet: the budget ran out before "
+            f"{', '.join(result.unfinished)} ran in every state they need (give more --budget)"
+        ]
+    elif verdict is None:
         lines = ["advice: no recommendation (no candidate ran in every state it needs)"]
     else:
         how = {True: "significantly faster than", False: "a tie with", None: "ahead of"}
@@ -205,13 +215,15 @@ def in_cell(command: str, cell: dict[str, object]) -> str:
         return command
 
 
-def their_python(workflow: Workflow) -> str | None:
-    """The Python version their setup step asks for, in the chosen cell (None: not said)."""
+def their_python(workflow: Workflow, project: Path | None = None) -> str | None:
+    """The Python version their setup step asks for, in the chosen cell: its
+    ``python-version``, else the file it (or uv) reads, ``python-version-file`` or
+    ``.python-version`` (None: not said)."""
     for step in workflow.steps:
         uses = (step.uses or "").split("@")[0]
-        if uses in ("actions/setup-python", "astral-sh/setup-uv") and step.with_.get(
-            "python-version"
-        ):
+        if uses not in ("actions/setup-python", "astral-sh/setup-uv"):
+            continue
+        if step.with_.get("python-version"):
             contexts = {"matrix": dict(workflow.matrix), "env": {}}
             try:
                 value = interpolate(step.with_["python-version"], contexts, {})
@@ -219,7 +231,22 @@ def their_python(workflow: Workflow) -> str | None:
                 return None
             lines = [line.strip() for line in value.splitlines() if line.strip()]
             return lines[-1] if lines else None
+        if project is not None:
+            name = step.with_.get("python-version-file", ".python-version") or ".python-version"
+            version = _first_version(project / name)
+            if version:
+                return version
     return None
+
+
+def _first_version(path: Path) -> str | None:
+    if path.name == "pyproject.toml" or not path.is_file():
+        return None
+    try:
+        words = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+    except (OSError, UnicodeDecodeError):
+        return None
+    return next((w for w in words if w), None)
 
 
 def with_python(candidate: Candidate, python: str) -> Candidate:
@@ -309,6 +336,15 @@ def _span(replay: dict) -> int:
     except (KeyError, TypeError, ValueError):
         return 0
     return int((last - first).total_seconds())
+
+
+def unfinished_candidates(
+    candidates: list[CandidateTimes], records: list[TrialRecord]
+) -> list[str]:
+    """Candidates lacking a state their hit rates need that no trial even tried (the budget
+    ended first); a state whose trials all failed is an answer, not unfinished."""
+    tried = {(r.scenario, r.state) for r in records}
+    return [c.name for c in candidates if any((c.name, s) not in tried for s in c.missing_states())]
 
 
 def _rankable(candidates: list[CandidateTimes]) -> bool:

@@ -15,8 +15,8 @@ from bench.intake.forms import DependencyInput, Form, read_toml
 
 # A run: step whose command is one of these runs the project's tests.
 _TEST_COMMAND = re.compile(
-    r"^\s*((uv|poetry|pipenv|hatch|pdm)\s+run(\s+-\S+)*\s+)?(python\s+-m\s+)?"
-    r"(pytest|tox|nox|unittest)\b.*$",
+    r"^\s*((uv|poetry|pipenv|hatch|pdm)\s+run(\s+-\S+)*\s+)?(python3?\s+(-m\s+)?)?"
+    r"(pytest|tox|nox|unittest|(\./)?manage\.py\s+test)\b.*$",
     re.MULTILINE,
 )
 _RUNNER_PREFIX = re.compile(r"^(uv|poetry|pipenv|hatch|pdm)\s+run(\s+-\S+)*\s+")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tabulate import tabulate
 
@@ -27,6 +27,8 @@ class Advice:
     caveats: list[str]
     recommended_file: str | None  # recommended.yml, when written
     lint_findings: list[str]
+    # Candidates the budget stopped before they ran in every state their hit rates need.
+    unfinished: list[str] = field(default_factory=list)
 
 
 def render(advice: Advice) -> str:
@@ -50,6 +52,13 @@ def render(advice: Advice) -> str:
 
 def _answer(advice: Advice) -> str:
     verdict = advice.verdict
+    if verdict is None and advice.unfinished:
+        return (
+            "**No recommendation yet**: the budget ran out before "
+            f"{', '.join(advice.unfinished)} ran in every state their hit rates need, so "
+            "ranking the others would favour whatever finished first. Run again with a larger "
+            "`--budget` (the table shows what was measured).\n"
+        )
     if verdict is None:
         return "**No recommendation**: no candidate ran in every state its hit rates need.\n"
     lines = []
