@@ -45,7 +45,10 @@ def test_a_requirements_project_gets_every_pip_strategy_with_its_files(tmp_path)
 
 
 def test_a_poetry_project_gets_poetry_with_its_root_and_not_pip(tmp_path):
-    facts = facts_for(tmp_path, {"pyproject.toml": "[tool.poetry]\n", "poetry.lock": ""})
+    mirror = '[[tool.poetry.source]]\nname = "m"\nurl = "http://127.0.0.1:9/simple/"\n'
+    facts = facts_for(
+        tmp_path, {"pyproject.toml": mirror + 'priority = "primary"\n', "poetry.lock": ""}
+    )
     outcome = retarget("poetry", (WORKFLOWS / "poetry.yml").read_text(), facts)
     assert isinstance(outcome, Candidate)
     assert "poetry install --no-interaction" in outcome.text and "--no-root" not in outcome.text
@@ -53,6 +56,9 @@ def test_a_poetry_project_gets_poetry_with_its_root_and_not_pip(tmp_path):
     assert "hashFiles('**/poetry.lock')" in outcome.text
     pip = retarget("pip-cache", (WORKFLOWS / "pip-cache.yml").read_text(), facts)
     assert isinstance(pip, Skipped) and "installed by poetry" in pip.reason
+    public = facts_for(tmp_path / "p", {"pyproject.toml": "[tool.poetry]\n", "poetry.lock": ""})
+    skipped = retarget("poetry", (WORKFLOWS / "poetry.yml").read_text(), public)
+    assert isinstance(skipped, Skipped) and "public index" in skipped.reason
 
 
 def test_a_pyproject_project_installs_itself_with_its_extras(tmp_path):
