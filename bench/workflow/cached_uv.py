@@ -36,10 +36,13 @@ def setup_cached_uv(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
     suffix = inputs.get("cache-suffix", "")
     date_suffix = inputs.get("cache-date-suffix", "+%V")
     dependency_path = inputs.get("cache-dependency-path", "pyproject.toml" if at_least_2_3 else "")
-    use_cache = inputs.get("use-cache-if", "true") == "true"
-    cache_dir = runner_path(DEFAULT_CACHE if cache_path == NOT_SET else cache_path, ctx)
+    use_cache = wants_cache(inputs.get("use-cache-if", "true"))
+    written = DEFAULT_CACHE if cache_path == NOT_SET else cache_path
+    cache_dir = runner_path(written, ctx)
 
     result = ActionResult(ok=True, env={"UV_CACHE_DIR": cache_dir})
+    if written == "/tmp" or written.startswith("/tmp/"):
+        result.substitutions.append(f"uv cache {written} -> {cache_dir} (the runner's own /tmp)")
     version, folder = install_uv("latest", ctx)
     local_bin = ctx.sandbox.home / ".local" / "bin"
     local_bin.mkdir(parents=True, exist_ok=True)
@@ -70,13 +73,36 @@ def setup_cached_uv(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
     return result
 
 
-def runner_path(path: str, ctx: ActionContext) -> str:
-    """``~`` is the runner's home; ``/tmp`` (shared on this machine) is the runner's own."""
-    if path.startswith("~"):
+RUNNER_HOME = "/home/runner"
+
+
+def wants_cache(value: str) -> bool:
+    """The composite's ``if: inputs.use-cache-if == 'true'``: expressions compare strings
+    case-insensitively, so ``True`` turns the cache on as on GitHub."""
+    return value.lower() == "true"
+
+
+def runner_path(path: str, ctx: ActionContext, what: str = "uv-cache-path") -> str:
+    """A path written for GitHub's runner, inside this runner.
+
+    ``~`` and ``/home/runner`` are the runner's home; ``/tmp`` (shared on this machine) is the
+    runner's own; a relative path stays relative. Any other absolute
+    path would be a folder of this machine that outlives the trial: refused.
+    """
+    root = str(ctx.sandbox.root)
+    if path == root or path.startswith(root + "/"):  # ${{ runner.temp }} and the like
+        return path
+    if path == "~" or path.startswith("~/"):
         return str(ctx.sandbox.home) + path[1:]
+    if path == RUNNER_HOME or path.startswith(RUNNER_HOME + "/"):
+        return str(ctx.sandbox.home) + path[len(RUNNER_HOME) :]
     if path == "/tmp" or path.startswith("/tmp/"):
-        return str(ctx.sandbox.root) + path
-    return path
+        return root + path
+    if not path.startswith("/"):
+        return path  # the step's working directory's, as uv and actions/cache read it
+    raise ActionError(
+        f"{what} {path} is outside the runner: use a path under ~, /home/runner or /tmp"
+    )
 
 
 def _hash(patterns: str, ctx: ActionContext) -> str:
