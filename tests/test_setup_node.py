@@ -244,7 +244,7 @@ def test_an_absolute_dependency_path_inside_the_workspace_works(tmp_path):
         "'web/yarn.lock'", "'${{ github.workspace }}/web/yarn.lock'"
     )
     (repo / ".nvmrc").write_text(f"{MAJOR}\n")
-    result, sandbox, _ = _job(tmp_path, repo, CacheStore(tmp_path / "store"), text)
+    result, _, _ = _job(tmp_path, repo, CacheStore(tmp_path / "store"), text)
     assert result.success, result.error
     key = f"node-cache-Linux-x64-yarn-{expected_hash(repo / 'web' / 'yarn.lock')}"
     assert result.steps[1].cache["key"] == key

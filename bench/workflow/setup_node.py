@@ -90,7 +90,9 @@ def _version_spec(inputs: dict[str, str], ctx: ActionContext, log: list[str]) ->
     try:
         spec = version_from_file(path.read_text())
     except (OSError, UnicodeDecodeError) as error:
-        raise ActionError(f"setup-node: cannot read the node version file {path}: {error}") from None
+        raise ActionError(
+            f"setup-node: cannot read the node version file {path}: {error}"
+        ) from None
     log.append(f"Resolved {file_name} as {spec}")
     return spec
 
