@@ -24,6 +24,7 @@ from bench.ghcache.hashfiles import HashFilesError, hash_files
 from bench.ghcache.keys import parse_multiline
 from bench.workflow import actions
 from bench.workflow.actions import ActionContext, ActionError, ActionResult, PostStep
+from bench.workflow.runnerpaths import runner_path
 from bench.workflow.setup_uv import install_uv
 
 NOT_SET = "NOT_SET"
@@ -38,7 +39,7 @@ def setup_cached_uv(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
     dependency_path = inputs.get("cache-dependency-path", "pyproject.toml" if at_least_2_3 else "")
     use_cache = wants_cache(inputs.get("use-cache-if", "true"))
     written = DEFAULT_CACHE if cache_path == NOT_SET else cache_path
-    cache_dir = runner_path(written, ctx)
+    cache_dir = runner_path(written, ctx, "hynek/setup-cached-uv: uv-cache-path")
 
     result = ActionResult(ok=True, env={"UV_CACHE_DIR": cache_dir})
     if written == "/tmp" or written.startswith("/tmp/"):
@@ -73,36 +74,10 @@ def setup_cached_uv(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
     return result
 
 
-RUNNER_HOME = "/home/runner"
-
-
 def wants_cache(value: str) -> bool:
     """The composite's ``if: inputs.use-cache-if == 'true'``: expressions compare strings
     case-insensitively, so ``True`` turns the cache on as on GitHub."""
     return value.lower() == "true"
-
-
-def runner_path(path: str, ctx: ActionContext, what: str = "uv-cache-path") -> str:
-    """A path written for GitHub's runner, inside this runner.
-
-    ``~`` and ``/home/runner`` are the runner's home; ``/tmp`` (shared on this machine) is the
-    runner's own; a relative path stays relative. Any other absolute
-    path would be a folder of this machine that outlives the trial: refused.
-    """
-    root = str(ctx.sandbox.root)
-    if path == root or path.startswith(root + "/"):  # ${{ runner.temp }} and the like
-        return path
-    if path == "~" or path.startswith("~/"):
-        return str(ctx.sandbox.home) + path[1:]
-    if path == RUNNER_HOME or path.startswith(RUNNER_HOME + "/"):
-        return str(ctx.sandbox.home) + path[len(RUNNER_HOME) :]
-    if path == "/tmp" or path.startswith("/tmp/"):
-        return root + path
-    if not path.startswith("/"):
-        return path  # the step's working directory's, as uv and actions/cache read it
-    raise ActionError(
-        f"{what} {path} is outside the runner: use a path under ~, /home/runner or /tmp"
-    )
 
 
 def _hash(patterns: str, ctx: ActionContext) -> str:
