@@ -15,9 +15,11 @@ from bench.depsets import Revision
 from bench.ghcache.store import CacheStore
 from bench.mirror.server import MirrorServer
 from bench.runner.sandbox import create_sandbox, runner_environment
-from bench.workflow.actions import ActionContext
+from bench.workflow.actions import ActionContext, ActionError
+from bench.workflow.cached_uv import wants_cache
 from bench.workflow.job import JobRun
 from bench.workflow.parse import check_file, load_workflow
+from bench.workflow.runnerpaths import runner_path
 from tests.helpers import expected_hash
 from tests.packages import build_set
 from tests.repack import repack_closure
@@ -136,3 +138,33 @@ def test_use_cache_if_false_skips_the_cache_and_no_dependency_path_drops_the_has
     assert result.success, result.error
     assert result.steps[1].cache["key"] == "uv-Linux-ci-test"
     assert re.fullmatch(r"uv-Linux-ci-test", store.entries()[0].key)
+
+
+def _ctx(tmp_path: Path) -> ActionContext:
+    sandbox = create_sandbox(tmp_path / "runner", repo="r")
+    return ActionContext(
+        sandbox=sandbox, env={}, store=CacheStore(tmp_path / "store"), checkout=Revision(())
+    )
+
+
+def runner_path_(path: str, ctx: ActionContext) -> str:
+    return runner_path(path, ctx, "uv-cache-path")
+
+
+def test_cache_paths_stay_inside_the_runner(tmp_path):
+    ctx = _ctx(tmp_path)
+    home, root = ctx.sandbox.home, ctx.sandbox.root
+    assert runner_path_("~/.cache/uv", ctx) == f"{home}/.cache/uv"
+    assert runner_path_("/home/runner/.cache/uv", ctx) == f"{home}/.cache/uv"
+    assert runner_path_("/tmp/uv", ctx) == f"{root}/tmp/uv"
+    assert runner_path_(f"{ctx.sandbox.temp}/uv", ctx) == f"{ctx.sandbox.temp}/uv"
+    assert runner_path_(".uv-cache", ctx) == ".uv-cache"
+    escape = f"{ctx.sandbox.root}/{'../' * 40}x"
+    for outside in ("/var/cache/uv", "/home/runnerx/uv", "/opt", escape):
+        with pytest.raises(ActionError, match="outside the runner"):
+            runner_path_(outside, ctx)
+
+
+def test_use_cache_if_compares_as_expressions_do():
+    assert wants_cache("true") and wants_cache("True") and wants_cache("TRUE")
+    assert not wants_cache("false") and not wants_cache("yes")

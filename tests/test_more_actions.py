@@ -69,14 +69,14 @@ jobs:
         with: {path: VERSION, trim: true}
       - id: first
         uses: DamianReeves/write-file-action@v1.3
-        with: {path: out/notes.txt, contents: "a\\n", write-mode: overwrite}
+        with: {path: out/notes.txt, contents: "  a\\n", write-mode: overwrite}
       - id: more
         uses: DamianReeves/write-file-action@v1.3
         with: {path: out/notes.txt, contents: "b", write-mode: append}
       - id: kept
         uses: DamianReeves/write-file-action@v1.3
         with: {path: out/notes.txt, contents: "ignored"}
-      - run: test "$(cat out/notes.txt)" = "$(printf 'a\\nb')"
+      - run: test "$(cat out/notes.txt)" = ab
 """
 
 
@@ -85,7 +85,7 @@ def test_read_file_and_write_file_run_for_real(tmp_path, repo):
     assert result.success, result.error
     assert result.outputs["raw"]["content"] == "  1.2.3\n"
     assert result.outputs["trimmed"]["content"] == "1.2.3"
-    assert [result.outputs[s]["size"] for s in ("first", "more", "kept")] == ["2", "3", "3"]
+    assert [result.outputs[s]["size"] for s in ("first", "more", "kept")] == ["1", "2", "2"]
     assert not any(step.stand_in or step.substitutions for step in result.steps)
 
 
@@ -406,7 +406,7 @@ jobs:
           timeout_seconds: 0.5
           max_attempts: 3
           retry_on: error
-          retry_wait_seconds: 0
+          retry_wait_seconds: -1
           continue_on_error: true
           command: sleep 5
       - id: seen
@@ -420,12 +420,16 @@ def test_retry_runs_its_command_until_it_succeeds(tmp_path, repo):
     flaky, slow = result.outputs["flaky"], result.outputs["slow"]
     assert flaky == {"total_attempts": "2", "exit_code": "0", "exit_error": ""}
     assert result.outputs["seen"]["cleanups"] == "1"
-    assert "Warning: Attempt 1 failed. Reason: exited with error code 1" in log
+    assert "Warning: Attempt 1 failed. Reason: Child_process exited with error code 1" in log
     assert result.steps[0].phase == "install" and result.steps[1].phase == "test"
     assert result.steps[1].outcome == "failure"  # no pytest here: a failure, tolerated
     assert result.outputs["tests"]["total_attempts"] == "1"
+    code = result.outputs["tests"]["exit_code"]
+    assert code != "0"
+    final = f"Final attempt failed. Child_process exited with error code {code}"
+    assert result.outputs["tests"]["exit_error"] == final
     # a timeout with retry_on: error is not retried; continue_on_error keeps the step green
-    assert slow["total_attempts"] == "1" and slow["exit_error"].startswith("Timeout of 0.5s")
+    assert slow["total_attempts"] == "1" and slow["exit_error"] == "Timeout of 500ms hit"
     assert result.steps[2].outcome == "success"
     assert result.steps[0].duration_ns >= 2 * 0.2e9  # each attempt lasts whole polls
 

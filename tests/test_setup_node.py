@@ -182,3 +182,80 @@ def test_check_workflow_notes_a_node_that_stands_in(tmp_path, capsys):
         f"step 1: node-version {MAJOR + 2}: not this machine's node; v{VERSION} (the only one "
         "here) stands in"
     ]
+
+
+def test_npm_global_prefix_is_the_tool_caches_node_folder(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    text = f"""\
+    on: push
+    jobs:
+      t:
+        runs-on: ubuntu-latest
+        steps:
+          - uses: actions/setup-node@v6
+            with: {{node-version: '{MAJOR}.x'}}
+          - id: seen
+            run: echo "prefix=$(npm prefix -g)" >> "$GITHUB_OUTPUT"
+    """
+    result, sandbox, _ = _job(tmp_path, repo, CacheStore(tmp_path / "store"), text)
+    assert result.success, result.error
+    assert result.outputs["seen"]["prefix"] == str(sandbox.tool_cache / f"node/{VERSION}/x64")
+
+
+def _auto(version: str) -> str:
+    return f"""\
+    on: push
+    jobs:
+      t:
+        runs-on: ubuntu-latest
+        steps:
+          - uses: actions/checkout@v6
+          - uses: actions/setup-node@{version}
+            with: {{node-version: '{MAJOR}.x'}}
+    """
+
+
+def test_package_manager_turns_the_npm_cache_on_from_v5_only(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    manifest = {"devEngines": {"packageManager": {"name": "npm"}}, "packageManager": "yarn@4"}
+    (repo / "package.json").write_text(json.dumps(manifest))
+    (repo / "package-lock.json").write_text('{"lockfileVersion": 3}\n')
+    store = CacheStore(tmp_path / "store")
+    old, _, _ = _job(tmp_path, repo, store, _auto("v4"))
+    assert old.success, old.error
+    assert old.steps[1].cache is None
+    new, _, log = _job(tmp_path, repo, store, _auto("v5"))
+    assert new.success, new.error
+    assert new.steps[1].cache["key"].startswith("node-cache-Linux-x64-npm-")
+    assert "Detected npm as the package manager" in log
+    (repo / "package.json").write_text(json.dumps({"packageManager": "npm@10.0.0"}))
+    top, _, _ = _job(tmp_path, repo, store, _auto("v6"))
+    assert top.success, top.error
+    assert top.steps[1].cache is not None
+
+
+def test_an_absolute_dependency_path_inside_the_workspace_works(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "web").mkdir(parents=True)
+    (repo / "web" / "yarn.lock").write_text("# yarn lockfile v1\n")
+    text = OTHER_NODE.replace(".nvmrc", "'.nvmrc'").replace(
+        "'web/yarn.lock'", "'${{ github.workspace }}/web/yarn.lock'"
+    )
+    (repo / ".nvmrc").write_text(f"{MAJOR}\n")
+    result, _, _ = _job(tmp_path, repo, CacheStore(tmp_path / "store"), text)
+    assert result.success, result.error
+    key = f"node-cache-Linux-x64-yarn-{expected_hash(repo / 'web' / 'yarn.lock')}"
+    assert result.steps[1].cache["key"] == key
+
+
+def test_an_unreadable_version_file_and_odd_dev_engines_are_one_line_errors(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".nvmrc").write_bytes(b"\xff\xfe\x00binary")
+    text = OTHER_NODE.replace(", cache: yarn, cache-dependency-path: 'web/yarn.lock'", "")
+    with pytest.raises(JobFailure, match=r"cannot read the node version file"):
+        _job(tmp_path, repo, CacheStore(tmp_path / "store"), text)
+    for odd in ("npm", ["x"], 3):
+        assert version_from_file(json.dumps({"devEngines": odd, "engines": {"node": "20"}})) == "20"

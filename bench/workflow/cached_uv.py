@@ -24,6 +24,7 @@ from bench.ghcache.hashfiles import HashFilesError, hash_files
 from bench.ghcache.keys import parse_multiline
 from bench.workflow import actions
 from bench.workflow.actions import ActionContext, ActionError, ActionResult, PostStep
+from bench.workflow.runnerpaths import runner_path
 from bench.workflow.setup_uv import install_uv
 
 NOT_SET = "NOT_SET"
@@ -36,10 +37,13 @@ def setup_cached_uv(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
     suffix = inputs.get("cache-suffix", "")
     date_suffix = inputs.get("cache-date-suffix", "+%V")
     dependency_path = inputs.get("cache-dependency-path", "pyproject.toml" if at_least_2_3 else "")
-    use_cache = inputs.get("use-cache-if", "true") == "true"
-    cache_dir = runner_path(DEFAULT_CACHE if cache_path == NOT_SET else cache_path, ctx)
+    use_cache = wants_cache(inputs.get("use-cache-if", "true"))
+    written = DEFAULT_CACHE if cache_path == NOT_SET else cache_path
+    cache_dir = runner_path(written, ctx, "hynek/setup-cached-uv: uv-cache-path")
 
     result = ActionResult(ok=True, env={"UV_CACHE_DIR": cache_dir})
+    if written == "/tmp" or written.startswith("/tmp/"):
+        result.substitutions.append(f"uv cache {written} -> {cache_dir} (the runner's own /tmp)")
     version, folder = install_uv("latest", ctx)
     local_bin = ctx.sandbox.home / ".local" / "bin"
     local_bin.mkdir(parents=True, exist_ok=True)
@@ -70,13 +74,10 @@ def setup_cached_uv(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
     return result
 
 
-def runner_path(path: str, ctx: ActionContext) -> str:
-    """``~`` is the runner's home; ``/tmp`` (shared on this machine) is the runner's own."""
-    if path.startswith("~"):
-        return str(ctx.sandbox.home) + path[1:]
-    if path == "/tmp" or path.startswith("/tmp/"):
-        return str(ctx.sandbox.root) + path
-    return path
+def wants_cache(value: str) -> bool:
+    """The composite's ``if: inputs.use-cache-if == 'true'``: expressions compare strings
+    case-insensitively, so ``True`` turns the cache on as on GitHub."""
+    return value.lower() == "true"
 
 
 def _hash(patterns: str, ctx: ActionContext) -> str:

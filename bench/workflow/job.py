@@ -38,6 +38,16 @@ _SHELL_COMMANDS = {
     "sh": ["sh", "-e"],
     "python": ["python"],
 }
+# What an emulated action's own bug raises: the step (one trial) fails, not the whole run.
+_INTERNAL_ERRORS = (
+    ValueError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    NotImplementedError,
+    UnicodeError,
+    TypeError,
+)
 _PYTEST = re.compile(r"(^|[\s/;&|(])(py\.test|pytest)(\s|$)|-m\s+pytest")
 
 __all__ = ["JobFailure", "JobResult", "JobRun", "StepRecord"]
@@ -167,7 +177,12 @@ class JobRun:
                 record.phase = _step_phase(step, step_env, default)
                 self.ctx.env = step_env
                 self.ctx.action = step.action
-                outcome = self._measure(record, step, scope, lambda: handler(inputs, self.ctx))
+                outcome = self._measure(
+                    record,
+                    step,
+                    scope,
+                    lambda: _guarded(step.uses, lambda: handler(inputs, self.ctx)),
+                )
         except (BenchError, UnknownAction) as error:  # expressions, actions, interpreters
             raise JobFailure(f"{self._where(step, scope)}: {error}") from None
         self._finish(step, scope, record, outcome)
@@ -234,7 +249,9 @@ class JobRun:
             return
         self.ctx.env = env
         self.ctx.action = step.action
-        outcome = self._measure(record, step, scope, lambda: post.run(self.ctx))
+        outcome = self._measure(
+            record, step, scope, lambda: _guarded(step.uses, lambda: post.run(self.ctx))
+        )
         self._finish(step, scope, record, outcome, post=True)
 
     def _finish(
@@ -305,11 +322,18 @@ class JobRun:
         shell = written.split()[0]
         script_path = commands.script(".py" if shell == "python" else ".sh")
         script_path.write_text(script)
-        if shell in _SHELL_COMMANDS:
+        if shell in _SHELL_COMMANDS and "{0}" not in written:
             command = [*_SHELL_COMMANDS[shell], str(script_path)]
-        else:  # a custom shell: ``<command> [options] {0}``, {0} the script (GitHub's form)
+        else:  # a template: ``<command> [options] {0}``, {0} the script, run exactly as written
+            # (``bash {0}`` has no -e and no pipefail, as on GitHub)
             template = expr.interpolate(written, contexts, self.functions())
-            command = [str(script_path) if w == "{0}" else w for w in shlex.split(template)]
+            try:
+                words = shlex.split(template)
+            except ValueError as error:
+                raise ActionError(
+                    f"shell {template!r} cannot be split into words: {error}"
+                ) from None
+            command = [str(script_path) if w == "{0}" else w for w in words]
         working = step.working_directory
         if working is None and not scope.part_of:
             working = self.workflow.default_working_directory
@@ -337,6 +361,19 @@ class JobRun:
             text = "".join(f"{line}\n" for line in lines)
             self.log.write(f"\n## {record.name} ({record.stage})\n{text}".encode())
             self.log.flush()
+
+
+def _guarded(uses: str | None, call: Callable[[], ActionResult]) -> ActionResult:
+    """``call()``, an unexpected exception of an emulated action becoming a one-line
+    :class:`ActionError` (BenchError and OSError pass as they are)."""
+    try:
+        return call()
+    except _INTERNAL_ERRORS as error:
+        if isinstance(error, BenchError):
+            raise
+        first = (str(error).strip().splitlines() or [""])[0]
+        words = f"{type(error).__name__}: {first}" if first else type(error).__name__
+        raise ActionError(f"internal error in {uses}: {words}") from error
 
 
 def _env_mapping(

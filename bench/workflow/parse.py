@@ -207,7 +207,7 @@ def check_job(
     cell, runs_on, steps = chosen
     check.workflow = Workflow(
         path=path,
-        name=str(document.get("name") or path.stem),
+        name=str(document.get("name") or workflow_file_name(path)),
         job_name=job_id,
         env=workflow_env,
         job_env=string_map(raw.get("env"), "job env", problems),
@@ -220,6 +220,15 @@ def check_job(
         cells=cells,
     )
     return check
+
+
+def workflow_file_name(path: Path) -> str:
+    """``github.workflow`` of a workflow without ``name:``: its file's path in the repository
+    (``.github/workflows/ci.yml``); a file elsewhere is named as if it were there."""
+    resolved = path.resolve()
+    if resolved.parent.name == "workflows" and resolved.parent.parent.name == ".github":
+        return resolved.relative_to(resolved.parents[2]).as_posix()
+    return f".github/workflows/{path.name}"
 
 
 def _repository_root(path: Path) -> Path:

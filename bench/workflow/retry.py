@@ -4,7 +4,9 @@ Each attempt runs ``command`` (``new_command_on_retry`` after the first) with ``
 (bash unless ``shell`` says sh or python) in the workspace, killed after ``timeout_minutes`` or
 ``timeout_seconds``. The action polls for the command's end every ``polling_interval_seconds``
 (1), so an attempt lasts a whole number of intervals; a failed attempt waits
-``retry_wait_seconds`` (10) before the next one (or the step's failure). ``retry_on`` (any,
+``retry_wait_seconds`` (10; a negative wait is none, as ``setTimeout``'s) before the next one
+(or the step's failure). ``exit_error`` is the action's message (``Final attempt failed.
+Child_process exited with error code N`` after the last attempt). ``retry_on`` (any,
 error, timeout) and ``retry_on_exit_code`` decide whether to try again, ``on_retry_command``
 runs between attempts, ``continue_on_error`` turns a final failure into success. Outputs:
 ``total_attempts``, ``exit_code``, ``exit_error``. The step's phase follows its command, as a
@@ -28,7 +30,7 @@ def retry(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
         raise ActionError(f"nick-fields/retry: shell {shell!r} is not available here")
     attempts = _number(inputs, "max_attempts", 3)
     timeout = _timeout(inputs)
-    wait = _number(inputs, "retry_wait_seconds", 10)
+    wait = max(0.0, _number(inputs, "retry_wait_seconds", 10))  # setTimeout's floor
     polling = _number(inputs, "polling_interval_seconds", 1) or 1
     retry_on = inputs.get("retry_on", "any").strip() or "any"
     exit_code = inputs.get("retry_on_exit_code", "").strip()
@@ -48,7 +50,11 @@ def retry(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
                 log=log,
                 outputs={"total_attempts": str(attempt), "exit_code": "0", "exit_error": ""},
             )
-        error = f"Timeout of {timeout}s hit" if timed_out else f"exited with error code {code}"
+        error = (
+            f"Timeout of {_millis(timeout)}ms hit"
+            if timed_out
+            else f"Child_process exited with error code {code}"
+        )
         time.sleep(wait)
         stop = (
             attempt == attempts
@@ -57,13 +63,15 @@ def retry(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
             or (exit_code and exit_code != str(code))
         )
         if stop:
+            if attempt == attempts:  # the action's own words: only the last attempt says so
+                error = f"Final attempt failed. {error}"
             break
         log.append(f"Warning: Attempt {attempt} failed. Reason: {error}")
         if inputs.get("on_retry_command", "").strip():
             cleanup = ["sh", "-c", inputs["on_retry_command"]]
             subprocess.run(cleanup, cwd=ctx.sandbox.workspace, env=ctx.env, capture_output=True)
     outputs = {"total_attempts": str(attempt), "exit_code": str(code), "exit_error": error}
-    log.append(f"Final attempt failed. {error}")
+    log.append(f"Error: {error}")
     tolerated = inputs.get("continue_on_error", "false").strip().lower() == "true"
     return ActionResult(ok=tolerated, log=log, outputs=outputs)
 
@@ -89,6 +97,12 @@ def _attempt(
     elapsed = time.monotonic() - started
     time.sleep(max(0.0, math.ceil(elapsed / polling) * polling - elapsed))  # the action's polls
     return code, timed_out, output.strip().splitlines()[-30:]
+
+
+def _millis(seconds: float) -> int | float:
+    """The timeout as the action prints it (``ms.seconds``: a number of milliseconds)."""
+    value = seconds * 1000
+    return int(value) if value == int(value) else value
 
 
 def _text(value: bytes | str | None) -> str:

@@ -10,7 +10,9 @@ manager's lock files at the workspace's root) hashed into ``node-cache-Linux-x64
 no restore keys, the folder from the manager (``npm config get cache``; yarn 1's ``yarn cache
 dir``, or its default ``~/.cache/yarn/v6`` when no yarn is installed, as the hosted image's
 yarn 1 says; ``pnpm store path``), saved after success unless the key hit. npm named in
-``package.json``'s ``packageManager`` turns the npm cache on, as the action does. Yarn berry's
+``package.json``'s ``devEngines.packageManager`` or ``packageManager`` turns the npm cache on, as
+the action does from v5. ``NPM_CONFIG_PREFIX`` is the tool cache's node folder, as npm derives
+it from the real action's node there: ``npm install -g`` stays in the runner. Yarn berry's
 locally managed caches (restored from the key's prefix on GitHub) are not told apart. Nothing
 here reaches a network: installing the JavaScript packages is the job's own steps' business.
 """
@@ -28,6 +30,7 @@ from pathlib import Path
 
 from bench.ghcache import action as cache_action
 from bench.ghcache.archive import resolve_cache_paths
+from bench.ghcache.glob import BrokenSymlink, GlobOptions, InvalidPattern, glob, parse_pattern_lines
 from bench.ghcache.hashfiles import HashFilesError, hash_files
 from bench.ghcache.keys import parse_multiline
 from bench.workflow.actions import (
@@ -65,7 +68,9 @@ def setup_node(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
             result.substitutions.append(words)
     result.outputs["node-version"] = f"v{version}"
     manager = inputs.get("cache", "").strip()
-    if not manager and inputs.get("package-manager-cache", "true").strip().lower() == "true":
+    automatic = ctx.action is None or ctx.action.at_least(5)
+    wanted = inputs.get("package-manager-cache", "true").strip().lower() == "true"
+    if not manager and automatic and wanted:
         manager = _npm_from_package_json(ctx.sandbox.workspace)
         if manager:
             result.log.append("Detected npm as the package manager from package.json's field")
@@ -82,7 +87,12 @@ def _version_spec(inputs: dict[str, str], ctx: ActionContext, log: list[str]) ->
     path = ctx.sandbox.workspace / file_name
     if not path.is_file():
         raise ActionError(f"setup-node: The specified node version file at: {path} does not exist")
-    spec = version_from_file(path.read_text())
+    try:
+        spec = version_from_file(path.read_text())
+    except (OSError, UnicodeDecodeError) as error:
+        raise ActionError(
+            f"setup-node: cannot read the node version file {path}: {error}"
+        ) from None
     log.append(f"Resolved {file_name} as {spec}")
     return spec
 
@@ -97,7 +107,8 @@ def version_from_file(text: str) -> str:
         volta = manifest.get("volta") or {}
         if isinstance(volta, dict) and volta.get("node"):
             return str(volta["node"])
-        runtime = (manifest.get("devEngines") or {}).get("runtime")
+        dev_engines = manifest.get("devEngines")
+        runtime = dev_engines.get("runtime") if isinstance(dev_engines, dict) else None
         for entry in runtime if isinstance(runtime, list) else [runtime]:
             named = isinstance(entry, dict) and str(entry.get("name", "")).lower() == "node"
             if named and entry.get("version"):
@@ -127,6 +138,8 @@ def _install(node: str, version: str, ctx: ActionContext, result: ActionResult) 
         if source.exists() and not target.exists():
             target.symlink_to(source.resolve())
     result.path.append(str(location / "bin"))
+    # npm's global prefix follows its node's real path (/usr here): keep -g in the runner
+    result.env["NPM_CONFIG_PREFIX"] = str(location)
     return location
 
 
@@ -135,8 +148,17 @@ def _npm_from_package_json(workspace: Path) -> str:
         manifest = json.loads((workspace / "package.json").read_text())
     except (OSError, ValueError):
         return ""
-    field = manifest.get("packageManager") if isinstance(manifest, dict) else None
-    return "npm" if isinstance(field, str) and re.match(r"^\^?npm(@.*)?$", field) else ""
+    if not isinstance(manifest, dict):
+        return ""
+    npm = re.compile(r"^\^?npm(@.*)?$")
+    dev_engines = manifest.get("devEngines")
+    declared = dev_engines.get("packageManager") if isinstance(dev_engines, dict) else None
+    for entry in declared if isinstance(declared, list) else [declared] if declared else []:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if isinstance(name, str) and npm.match(name):
+            return "npm"
+    field = manifest.get("packageManager")
+    return "npm" if isinstance(field, str) and npm.match(field) else ""
 
 
 def _restore(manager: str, dependency_path: str, ctx: ActionContext, result: ActionResult) -> None:
@@ -224,7 +246,7 @@ def _cache_folders(
         return [_output(["pnpm", "store", "path", "--silent"], workspace, env, manager)]
     folders = [workspace]
     if patterns:
-        folders = sorted({match.parent for p in patterns for match in workspace.glob(p)})
+        folders = _project_folders(patterns, ctx)
         if not folders:
             raise ActionError(
                 "setup-node: No existing directories found containing cache-dependency-path="
@@ -236,6 +258,23 @@ def _cache_folders(
         if path not in found:
             found.append(path)
     return found
+
+
+def _project_folders(patterns: list[str], ctx: ActionContext) -> list[Path]:
+    """The folders of the files ``cache-dependency-path`` matches, by ``@actions/glob``
+    (absolute patterns such as ``${{ github.workspace }}/yarn.lock`` included)."""
+    try:
+        matches = list(
+            glob(
+                parse_pattern_lines("\n".join(patterns)),
+                home=str(ctx.sandbox.home),
+                workdir=str(ctx.sandbox.workspace),
+                options=GlobOptions(),
+            )
+        )
+    except (InvalidPattern, BrokenSymlink) as error:
+        raise ActionError(f"setup-node: cache-dependency-path: {error}") from None
+    return sorted({Path(match).parent for match in matches if Path(match).parent.is_dir()})
 
 
 def _yarn_folder(folder: Path, env: dict[str, str], log: list[str]) -> str:

@@ -60,7 +60,7 @@ def setup_pdm(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
     (local_bin / "pdm").unlink(missing_ok=True)
     (local_bin / "pdm").symlink_to(venv / "bin/pdm")
     pdm = str(local_bin / "pdm")
-    version = _run([pdm, "--version"], env, ctx).split()[-1]
+    version = pdm_version(_run([pdm, "--version"], env, ctx))
     result.path.append(str(local_bin))
     result.outputs |= {"pdm-version": version, "pdm-bin": pdm}
     result.log.append(f"Successfully setup PDM {version} with Python {python_version}")
@@ -150,6 +150,14 @@ def _restore(
         return save_cache(post_ctx, paths, key, restored_key=matched or None)
 
     result.post = PostStep("Post Set up PDM", "success()", "save", save_later)
+
+
+def pdm_version(output: str) -> str:
+    """The last word of ``pdm --version`` (``PDM, version 2.26.1``)."""
+    words = output.split()
+    if not words:
+        raise ActionError("setup-pdm: pdm --version printed nothing: the installed pdm is broken")
+    return words[-1]
 
 
 def _run(command: list[str], env: dict[str, str], ctx: ActionContext) -> str:

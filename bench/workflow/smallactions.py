@@ -42,10 +42,13 @@ def write_file(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
     mode = (inputs.get("write-mode", "preserve") or "append").strip().lower()
     if mode not in ("overwrite", "append", "preserve"):
         return ActionResult(ok=False, log=["Mode must be one of: overwrite, append, or preserve"])
+    contents = inputs.get("contents", "").strip()  # @actions/core's getInput trims its inputs
+    if not contents:
+        return ActionResult(ok=False, log=["Input required and not supplied: contents"])
     if not (mode == "preserve" and path.exists()):
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "w" if mode == "overwrite" else "a", encoding="utf-8") as handle:
-            handle.write(inputs.get("contents", ""))
+            handle.write(contents)
     return ActionResult(ok=True, outputs={"size": str(path.stat().st_size)})
 
 

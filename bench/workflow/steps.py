@@ -4,6 +4,7 @@ problem; a step whose ``if:`` is false on Linux before anything runs blocks noth
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -240,7 +241,10 @@ def _check_expressions(step: Step, where: str, problems: list[str]) -> None:
 
 def shell_supported(shell: str) -> bool:
     """bash, sh, python (with options), or a custom command with ``{0}`` for the script."""
-    words = shell.split()
+    try:
+        words = shlex.split(shell)  # as the runner splits it: an unbalanced quote is refused
+    except ValueError:
+        return False
     if not words or words[0] in _NOT_HERE:
         return False
     return words[0] in SHELLS or "{0}" in words
