@@ -36,6 +36,7 @@ from bench.workflow.actions import (
     save_cache,
 )
 from bench.workflow.interpreters import choose_interpreter, uv_python_choice
+from bench.workflow.runnerpaths import runner_path
 from bench.workflow.setup_python import install_python
 from bench.workflow.uvkey import (
     UvKeyParts,
@@ -72,10 +73,13 @@ def settings(inputs: dict[str, str], ctx: ActionContext) -> UvSettings:
     working = _resolve(ctx.sandbox.workspace, inputs.get("working-directory", ""), home)
     enable_input = inputs.get("enable-cache", "").strip() or enable_cache_default(ctx.action)
     enable = _enable_cache(enable_input, env)
+    local = _cache_local_path(inputs, working, env, home, enable)
+    if local is not None:  # never a folder of this machine outside the runner
+        local = runner_path(local, ctx, "astral-sh/setup-uv: cache-local-path")
     return UvSettings(
         working_directory=working,
         enable_cache=enable,
-        cache_local_path=_cache_local_path(inputs, working, env, home, enable),
+        cache_local_path=local,
         dependency_glob=dependency_patterns(
             inputs.get("cache-dependency-glob"), working, home, ctx.action
         ),
