@@ -66,6 +66,21 @@ class CacheRecord:
     listing: Path | None = None  # the archive's member listing, for the folder's size
 
 
+def restore_record(
+    key: str, paths: list[str], restored: cache_action.RestoreResult, cache_hit: str
+) -> CacheRecord:
+    """The record of a restore, as every action that restores a cache keeps it."""
+    return CacheRecord(
+        role="restore",
+        key=key,
+        paths=paths,
+        matched_key=restored.matched_key,
+        cache_hit=cache_hit,
+        archive_bytes=restored.entry.size if restored.entry else None,
+        listing=restored.entry.listing if restored.entry else None,
+    )
+
+
 @dataclass
 class PostStep:
     label: str
@@ -168,15 +183,7 @@ def cache_restore(inputs: dict[str, str], ctx: ActionContext) -> ActionResult:
         fail_on_cache_miss=flag(inputs, "fail-on-cache-miss"),
         transfer=ctx.transfer,
     )
-    record = CacheRecord(
-        role="restore",
-        key=restored.primary_key,
-        paths=paths,
-        matched_key=restored.matched_key,
-        cache_hit=restored.cache_hit,
-        archive_bytes=restored.entry.size if restored.entry else None,
-        listing=restored.entry.listing if restored.entry else None,
-    )
+    record = restore_record(restored.primary_key, paths, restored, restored.cache_hit)
     outputs = {
         "cache-hit": restored.cache_hit,
         "cache-primary-key": restored.primary_key,

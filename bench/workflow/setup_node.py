@@ -37,8 +37,8 @@ from bench.workflow.actions import (
     ActionContext,
     ActionError,
     ActionResult,
-    CacheRecord,
     PostStep,
+    restore_record,
     save_cache,
 )
 from bench.workflow.nodeversions import machine_node, satisfies, stand_in_words
@@ -193,15 +193,7 @@ def _restore(manager: str, dependency_path: str, ctx: ActionContext, result: Act
         "cache-matched-key": matched,
     }
     result.restore_ns = time.perf_counter_ns() - started
-    result.cache = CacheRecord(
-        role="restore",
-        key=key,
-        paths=paths,
-        matched_key=matched,
-        cache_hit=result.outputs["cache-hit"],
-        archive_bytes=restored.entry.size if restored.entry else None,
-        listing=restored.entry.listing if restored.entry else None,
-    )
+    result.cache = restore_record(key, paths, restored, result.outputs["cache-hit"])
 
     def save_later(post_ctx: ActionContext) -> ActionResult:
         if matched == key:

@@ -26,9 +26,9 @@ from bench.workflow.actions import (
     ActionContext,
     ActionError,
     ActionResult,
-    CacheRecord,
     PostStep,
     flag,
+    restore_record,
     save_cache,
 )
 from bench.workflow.setup_python import setup_python
@@ -129,15 +129,7 @@ def _restore(
     result.log += restored.log if matched else [*restored.log, "pdm cache is not found"]
     result.outputs["cache-hit"] = "true" if matched == key else "false"
     result.restore_ns = time.perf_counter_ns() - started
-    result.cache = CacheRecord(
-        role="restore",
-        key=key,
-        paths=paths,
-        matched_key=matched,
-        cache_hit=result.outputs["cache-hit"],
-        archive_bytes=restored.entry.size if restored.entry else None,
-        listing=restored.entry.listing if restored.entry else None,
-    )
+    result.cache = restore_record(key, paths, restored, result.outputs["cache-hit"])
 
     def save_later(post_ctx: ActionContext) -> ActionResult:
         if not any(Path(path).exists() for path in paths):

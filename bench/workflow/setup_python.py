@@ -25,9 +25,9 @@ from bench.workflow.actions import (
     ActionContext,
     ActionError,
     ActionResult,
-    CacheRecord,
     PostStep,
     flag,
+    restore_record,
     save_cache,
 )
 from bench.workflow.cachekeys import SETUP_PYTHON_DEPENDENCY_FILES, setup_python_keys
@@ -281,15 +281,7 @@ def _restore_for_manager(
     result.outputs["cache-hit"] = hit
     result.log += restored.log
     result.restore_ns = time.perf_counter_ns() - started
-    result.cache = CacheRecord(
-        role="restore",
-        key=primary_key,
-        paths=paths,
-        matched_key=restored.matched_key,
-        cache_hit=hit,
-        archive_bytes=restored.entry.size if restored.entry else None,
-        listing=restored.entry.listing if restored.entry else None,
-    )
+    result.cache = restore_record(primary_key, paths, restored, hit)
     matched = restored.matched_key or None
 
     def save_later(post_ctx: ActionContext) -> ActionResult:

@@ -31,8 +31,8 @@ from bench.workflow.actions import (
     ActionContext,
     ActionError,
     ActionResult,
-    CacheRecord,
     PostStep,
+    restore_record,
     save_cache,
 )
 from bench.workflow.interpreters import choose_interpreter, uv_python_choice
@@ -395,15 +395,7 @@ def _restore(chosen: UvSettings, python: str, ctx: ActionContext, result: Action
         matched = restored.matched_key
         result.log += restored.log
         result.outputs["cache-hit"] = "true" if matched else "false"  # true on any match
-        result.cache = CacheRecord(
-            role="restore",
-            key=key,
-            paths=paths,
-            matched_key=matched,
-            cache_hit=result.outputs["cache-hit"],
-            archive_bytes=restored.entry.size if restored.entry else None,
-            listing=restored.entry.listing if restored.entry else None,
-        )
+        result.cache = restore_record(key, paths, restored, result.outputs["cache-hit"])
         result.outputs["python-cache-hit"] = "false"
         if chosen.cache_python:
             python_restored = _restore_one(ctx, [python_dir], f"{key}-python")
