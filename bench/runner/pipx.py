@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bench.errors import BenchError
 from bench.locking import pinned_versions
-from bench.runner.pythons import select_interpreter
+from bench.runner.pythons import select_interpreter, version_of
 from bench.runner.sandbox import Sandbox
 
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -61,7 +61,8 @@ def pipx_requirement(requirements: Path = TOOLS_REQUIREMENTS) -> str:
 def runner_python(version: str) -> str:
     """The Python pipx runs with and makes its venvs from: the system ``python3`` when it is
     ``version`` (as on the image), else the machine's interpreter for ``version``."""
-    if _minor_of(SYSTEM_PYTHON) == version:
+    found = version_of(SYSTEM_PYTHON)
+    if found is not None and found.rsplit(".", 1)[0] == version:
         return SYSTEM_PYTHON
     return select_interpreter(version).path
 
@@ -95,19 +96,6 @@ def install_pipx(sandbox: Sandbox, template: Path) -> None:
         _run(["cp", "-al", f"{template}/.", str(sandbox.root)], env)
     except BenchError:
         _run(["cp", "-a", f"{template}/.", str(sandbox.root)], env)
-
-
-def _minor_of(python: str) -> str | None:
-    try:
-        result = subprocess.run(
-            [python, "-I", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return result.stdout.strip() if result.returncode == 0 else None
 
 
 def _run(command: list[str], env: dict[str, str]) -> None:

@@ -37,13 +37,14 @@ def installed_interpreters() -> tuple[Interpreter, ...]:
         for path in sorted(glob.glob(pattern)):
             if not os.access(path, os.X_OK) or path.endswith("-config"):
                 continue
-            version = _version_of(path)
+            version = version_of(path)
             if version and version not in found:
                 found[version] = Interpreter(version, os.path.realpath(path))
     return tuple(sorted(found.values(), key=lambda i: Version(i.version)))
 
 
-def _version_of(path: str) -> str | None:
+def version_of(path: str) -> str | None:
+    """The full version of the interpreter at ``path`` (None when it does not run)."""
     try:
         result = subprocess.run(
             [path, "-I", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
