@@ -10,7 +10,7 @@ Around each trial, untimed: the previous trial's writes are flushed (``os.sync``
 plan says ``sync: false``), and the runner the trial used, renamed aside when the job ended, is
 deleted (its time is recorded as ``cleanup_ns``). ``machine_busy`` is measured over the trial.
 With ``--retry-busy``, trials over the busy threshold run again at the end of their round; with
-``--reps auto``, rounds of the cells that need more trials follow the first three until
+``--reps auto``, rounds of the cells that need more trials follow the first one until
 ``bench.stopping`` lets every cell stop or the budget is spent.
 """
 
@@ -410,14 +410,21 @@ def _next_round(state: RunState, repetition: int, first_order: int) -> list[Tria
     """The cells ``bench.stopping`` says need more trials, shuffled, as one more round."""
     totals = successful_totals(state.records)
     cells = {t.cell.identity: t.cell for t in state.trials}
-    reasons = stopping.stop_reasons(
-        {c: totals.get(c, []) for c in cells}, rounds=repetition - 1, seed=state.options.seed
-    )
+    options = state.options
+    so_far = {c: totals.get(c, []) for c in cells}
+    if options.weights:
+        reasons = stopping.expected_stop_reasons(
+            so_far, repetition - 1, options.weights, options.baseline, seed=options.seed
+        )
+    else:
+        reasons = stopping.stop_reasons(so_far, rounds=repetition - 1, seed=options.seed)
     for cell, reason in reasons.items():
-        if reason is not None:
-            state.stop_reasons.setdefault(cell.id, reason)
+        if reason is None:
+            state.stop_reasons.pop(cell.id, None)  # back in the running (bench.stopping)
+        else:
+            state.stop_reasons[cell.id] = reason
     going_on = [cells[c] for c, reason in reasons.items() if reason is None]
-    random.Random(f"{state.options.seed}-{repetition}").shuffle(going_on)
+    random.Random(f"{options.seed}-{repetition}").shuffle(going_on)
     added = [Trial(cell, repetition, order=first_order + i) for i, cell in enumerate(going_on)]
     state.trials += added
     return added

@@ -25,7 +25,10 @@ SCENARIOS_ROOT = Path(__file__).resolve().parents[1] / "scenarios"
 WORKFLOWS = SCENARIOS_ROOT / "workflows"
 MANIFEST = SCENARIOS_ROOT / "scenarios.toml"
 QUICK_SETS = ("cli",)
-QUICK_STATES = ("cold", "warm")
+# The states a run measures unless --states says otherwise. Partial (a restore-keys hit) is
+# opt-in: its priming runs on the previous revision and its cells would double the default
+# matrix's time (spent-budget arithmetic in README's "How long it takes").
+DEFAULT_STATES = ("cold", "warm")
 DEFAULT_REPS = 3
 DEFAULT_PROFILE = "github-hosted"
 
@@ -85,6 +88,11 @@ class PlanOptions:
     budget_min: float | None = None  # --budget: no trial starts after this many minutes
     retry_busy: bool = False  # re-run, at the end of a round, trials on a busy machine
     sync: bool = True  # flush earlier writes to disk (untimed) before each trial
+    # advise: per scenario, the share of runs meeting each state (its history's hit rates).
+    # A state a scenario never meets is not planned, and --reps auto ranks scenarios by
+    # expected time (bench.stopping.expected_stop_reasons); ``baseline`` stays in the running.
+    weights: dict[str, dict[str, float]] = field(default_factory=dict)
+    baseline: str | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -133,7 +141,7 @@ class RunRequest:
         if self.budget is not None and not auto:
             raise BenchError("--budget goes with --reps auto; add it, or drop --budget")
         if auto:
-            reps = MIN_ROUNDS  # the rounds planned up front; the stopping rule adds more
+            reps = MIN_ROUNDS  # the least --reps auto runs a cell still in contention
         elif isinstance(self.reps, int):
             reps = self.reps
         else:
@@ -144,7 +152,7 @@ class RunRequest:
             workflows=[str(Path(w).resolve()) for w in self.workflows],  # --resume elsewhere
             job=self.job,
             matrix=list(self.matrix),
-            states=self.states or list(QUICK_STATES if self.quick else STATES),
+            states=self.states or list(DEFAULT_STATES),
             reps=reps,
             auto=auto,
             budget_min=self.budget or (DEFAULT_BUDGET_MIN if auto else None),
@@ -246,6 +254,13 @@ def _check_fits_shipped(deps: DependencySet) -> None:
         )
 
 
+def _met(options: PlanOptions, scenario: str, state: str) -> bool:
+    """Whether runs of ``scenario`` meet ``state`` at all, as far as the plan's weights say."""
+    if not options.weights:
+        return True
+    return options.weights.get(scenario, {"cold": 1.0}).get(state, 0.0) > 0
+
+
 def build_plan(options: PlanOptions) -> list[Trial]:
     for state in options.states:
         if state not in STATES:
@@ -264,12 +279,14 @@ def build_plan(options: PlanOptions) -> list[Trial]:
         if all(deps.has(name) for name in scenario.needs)
         for state in scenario.states
         if state in options.states and (state != "partial" or deps.previous is not None)
+        if _met(options, scenario.name, state)
     ]
     if not cells:
         raise BenchError("the selection leaves no trial to run; widen --scenario/--deps/--states")
     trials: list[Trial] = []
     rng = random.Random(options.seed)
-    for repetition in range(1, options.reps + 1):
+    planned_rounds = 1 if options.auto else options.reps  # auto: bench.stopping adds rounds
+    for repetition in range(1, planned_rounds + 1):
         round_cells = list(cells)
         rng.shuffle(round_cells)
         if repetition == 1:

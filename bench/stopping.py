@@ -1,12 +1,22 @@
 """When ``--reps auto`` stops: a pure rule over each cell's totals so far.
 
+After any round, a cell stops when it is
+
+- **out of contention**: within its set and cache state, its fastest trial took more than
+  ``CONTENTION_MARGIN`` times (and ``CONTENTION_GAP_S`` seconds more than) the slowest trial of
+  the ``PODIUM`` fastest cells. Such a cell cannot reach the podium on any plausible noise (the
+  same cell's trials spread by up to a third here), so its further trials would only spend the
+  budget; it keeps the trials it has, shown without an interval when fewer than three. Should
+  the podium's trials later slow past its bar, it is back in the running.
+
 After at least ``MIN_ROUNDS`` rounds, a cell stops when
 
 - **converged**: the 95 % bootstrap interval of its median lies within ±5 % of the median; or
 - **ranking settled**: its set's ranking is settled, meaning that within one set and cache
   state, the fastest three cells by median total have separated 95 % intervals of their
   medians (first's upper bound below second's lower bound, second's below third's, and third's
-  below the fourth's, if any), so more trials would not reorder the top three; or
+  below the fourth contender's, if any; cells out of contention are behind by construction),
+  so more trials would not reorder the top three; or
 - **budget**: the run's time budget is spent (checked by the caller before each trial); or
 - **round limit**: ``MAX_ROUNDS`` rounds ran without either of the above; or
 - **failing**: none of its trials succeeded (more would fail alike and spend the budget; it is
@@ -20,7 +30,7 @@ from __future__ import annotations
 import itertools
 import random
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bench.vocabulary import Cell
@@ -31,12 +41,15 @@ MAX_ROUNDS = 20
 PRECISION = 0.05  # ±5 % of the median
 PODIUM = 3
 RESAMPLES = 1000
+CONTENTION_MARGIN = 1.5  # out of contention: fastest trial over 1.5x the podium's slowest ...
+CONTENTION_GAP_S = 1.5  # ... and at least 1.5 s slower (a 3 s job's noise is a second or so)
 
 CONVERGED = "converged"
 SETTLED = "ranking settled"
 BUDGET = "budget spent"
 ROUND_LIMIT = "round limit"
 FAILING = "every trial failed"
+OUT_OF_CONTENTION = "out of contention"
 
 
 @dataclass(frozen=True)
@@ -68,12 +81,27 @@ def converged(values: Sequence[float], precision: float = PRECISION, seed: int =
     )
 
 
+def out_of_contention(totals: Mapping[Cell, Sequence[float]]) -> set[Cell]:
+    """The cells of one set and state that cannot plausibly reach its ``PODIUM``."""
+    measured = {cell: values for cell, values in totals.items() if values}
+    if len(measured) <= PODIUM:
+        return set()
+    ranked = sorted(measured, key=lambda cell: statistics.median(measured[cell]))
+    slowest_on_podium = max(max(measured[cell]) for cell in ranked[:PODIUM])
+    bar = max(slowest_on_podium * CONTENTION_MARGIN, slowest_on_podium + CONTENTION_GAP_S)
+    return {cell for cell in ranked[PODIUM:] if min(measured[cell]) > bar}
+
+
 def ranking_settled(totals: Mapping[Cell, Sequence[float]], seed: int = 0) -> bool:
-    """Whether the fastest ``PODIUM`` cells (or all, if fewer) are separated from each other."""
-    if any(len(values) < MIN_ROUNDS for values in totals.values()) or len(totals) < 2:
+    """Whether the fastest ``PODIUM`` contenders (or all, if fewer) are separated from each other.
+
+    Cells out of contention are behind the podium already and need no interval of their own.
+    """
+    contenders = {c: v for c, v in totals.items() if c not in out_of_contention(totals)}
+    if any(len(values) < MIN_ROUNDS for values in contenders.values()) or len(contenders) < 2:
         return False
     intervals = sorted(
-        (median_interval(values, seed) for values in totals.values()), key=lambda i: i.median
+        (median_interval(values, seed) for values in contenders.values()), key=lambda i: i.median
     )
     podium = intervals[: PODIUM + 1] if len(intervals) > PODIUM else intervals
     return all(a.high < b.low for a, b in itertools.pairwise(podium))
@@ -86,16 +114,19 @@ def stop_reasons(
 
     The ranking is judged per set and state (a warm cell is not ranked against a cold one).
     """
-    if rounds < MIN_ROUNDS:
-        return dict.fromkeys(totals)
     groups: dict[tuple[str, str], dict[Cell, Sequence[float]]] = {}
     for cell, values in totals.items():
         if values:
             groups.setdefault((cell.deps, cell.state), {})[cell] = values
+    behind = set().union(*(out_of_contention(group) for group in groups.values()))
     settled = {key for key, group in groups.items() if ranking_settled(group, seed)}
     reasons: dict[Cell, str | None] = {}
     for cell, values in totals.items():
-        if not values:
+        if cell in behind:
+            reasons[cell] = OUT_OF_CONTENTION
+        elif rounds < MIN_ROUNDS:
+            reasons[cell] = None
+        elif not values:
             reasons[cell] = FAILING
         elif converged(values, seed=seed):
             reasons[cell] = CONVERGED
@@ -106,3 +137,122 @@ def stop_reasons(
         else:
             reasons[cell] = None
     return reasons
+
+
+# --- advise: candidates ranked by expected time -------------------------------------------
+#
+# With the hit rates a repository's history gives each candidate (``weights``: scenario ->
+# state -> share of runs), a candidate is judged as a whole, by its expected time per run
+# ``sum(weight * median)`` over the states it meets; states it never meets are not planned.
+# The same rules apply to candidates instead of cells: out of contention (its optimistic
+# expected time, each state's fastest trial, over the bar set by the podium's pessimistic ones),
+# converged (per cell), and settled, where the podium is the winner and the runner-up: what the
+# recommendation needs is whether the winner beats the runner-up.
+
+EXPECTED_PODIUM = 2
+
+
+def expected_stop_reasons(
+    totals: Mapping[Cell, Sequence[float]],
+    rounds: int,
+    weights: Mapping[str, Mapping[str, float]],
+    keep: str | None = None,
+    seed: int = 0,
+) -> dict[Cell, str | None]:
+    """Why each cell stops, candidates ranked by expected time; ``keep`` is never out of
+    contention (advise's baseline: the saving against it needs its own interval).
+
+    A scenario missing from ``weights`` caches nothing: every run of it is a cold one.
+    """
+    by_set: dict[str, dict[str, dict[str, Sequence[float]]]] = {}
+    for cell, values in totals.items():
+        by_set.setdefault(cell.deps, {}).setdefault(cell.scenario, {})[cell.state] = values
+    behind: set[tuple[str, str]] = set()
+    settled: set[str] = set()
+    for deps, candidates in by_set.items():
+        needs = {name: _needed(weights, name) for name in candidates}
+        measured = {
+            name: states
+            for name, states in candidates.items()
+            if all(states.get(s) for s in needs[name])
+        }
+        out = _expected_out_of_contention(measured, needs, keep)
+        behind |= {(deps, name) for name in out}
+        contenders = {n: s for n, s in measured.items() if n not in out}
+        if rounds >= MIN_ROUNDS and _expected_settled(contenders, needs, seed):
+            settled.add(deps)
+    reasons: dict[Cell, str | None] = {}
+    for cell, values in totals.items():
+        if (cell.deps, cell.scenario) in behind:
+            reasons[cell] = OUT_OF_CONTENTION
+        elif rounds < MIN_ROUNDS:
+            reasons[cell] = None
+        elif not values:
+            reasons[cell] = FAILING
+        elif converged(values, seed=seed):
+            reasons[cell] = CONVERGED
+        elif cell.deps in settled:
+            reasons[cell] = SETTLED
+        elif rounds >= MAX_ROUNDS:
+            reasons[cell] = ROUND_LIMIT
+        else:
+            reasons[cell] = None
+    return reasons
+
+
+def _needed(weights: Mapping[str, Mapping[str, float]], scenario: str) -> dict[str, float]:
+    shares = weights.get(scenario, {"cold": 1.0})
+    return {state: share for state, share in shares.items() if share > 0}
+
+
+def _expected(
+    states: Mapping[str, Sequence[float]],
+    needs: Mapping[str, float],
+    pick: Callable[[Sequence[float]], float],
+) -> float:
+    return sum(share * pick(states[state]) for state, share in needs.items())
+
+
+def _expected_out_of_contention(
+    measured: Mapping[str, Mapping[str, Sequence[float]]],
+    needs: Mapping[str, Mapping[str, float]],
+    keep: str | None,
+) -> set[str]:
+    if len(measured) <= EXPECTED_PODIUM:
+        return set()
+    ranked = sorted(measured, key=lambda n: _expected(measured[n], needs[n], statistics.median))
+    slowest = max(_expected(measured[n], needs[n], max) for n in ranked[:EXPECTED_PODIUM])
+    bar = max(slowest * CONTENTION_MARGIN, slowest + CONTENTION_GAP_S)
+    return {
+        name
+        for name in ranked[EXPECTED_PODIUM:]
+        if name != keep and _expected(measured[name], needs[name], min) > bar
+    }
+
+
+def _expected_settled(
+    contenders: Mapping[str, Mapping[str, Sequence[float]]],
+    needs: Mapping[str, Mapping[str, float]],
+    seed: int,
+) -> bool:
+    """The winner's and the runner-up's expected-time intervals (and the runner-up's and the
+    next contender's) are separated, each from at least ``MIN_ROUNDS`` trials per state."""
+    enough = all(len(contenders[n][s]) >= MIN_ROUNDS for n in contenders for s in needs[n])
+    if len(contenders) < 2 or not enough:
+        return False
+    rng = random.Random(seed)
+    intervals = []
+    for name, states in contenders.items():
+        draws = sorted(
+            sum(
+                share * statistics.median(rng.choices(states[s], k=len(states[s])))
+                for s, share in needs[name].items()
+            )
+            for _ in range(RESAMPLES)
+        )
+        center = _expected(states, needs[name], statistics.median)
+        low, high = draws[int(0.025 * (RESAMPLES - 1))], draws[int(0.975 * (RESAMPLES - 1))]
+        intervals.append(MedianInterval(center, low, high))
+    intervals.sort(key=lambda i: i.median)
+    podium = intervals[: EXPECTED_PODIUM + 1]
+    return all(a.high < b.low for a, b in itertools.pairwise(podium))

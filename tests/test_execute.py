@@ -241,6 +241,27 @@ def test_auto_repetitions_go_on_for_a_noisy_cell_until_the_budget(fake_jobs, mon
     assert stopping == {"no-cache/cli/cold": "budget spent"}
 
 
+def test_auto_repetitions_stop_a_cell_far_behind_after_one_trial(fake_jobs, monkeypatch,
+                                                                  tmp_path):  # fmt: skip
+    _calls, wheelhouse = fake_jobs
+
+    def run_job(workflow, deps, *, log_name, **_kwargs):
+        seconds = 20 if log_name.startswith("no-cache") else 3  # no-cache far behind the rest
+        return JobOutcome(True, None, [], job_ns=seconds * 10**9, wall_ns=2_000, outputs={})
+
+    monkeypatch.setattr(execute, "run_job", run_job)
+    options = PlanOptions(scenarios=["no-cache", "pip-cache", "uv", "venv-cache"], deps=["cli"],
+                          states=["cold"], reps=3, seed=5, auto=True)  # fmt: skip
+    state = execute.start_run(options, tmp_path / "r", port=0)
+    run(state, wheelhouse)
+    records = results.read_trials(state.run_dir).records
+    assert [r.repetition for r in records if r.scenario == "no-cache"] == [1]
+    assert sorted(r.repetition for r in records if r.scenario == "uv") == [1, 2, 3]
+    stopping = results.read_json(state.run_dir / "run.json")["stopping"]
+    assert stopping["no-cache/cli/cold"] == "out of contention"
+    assert stopping["uv/cli/cold"] == "converged"
+
+
 def test_retry_busy_runs_a_busy_trial_again_at_the_end_of_its_round(fake_jobs, monkeypatch,
                                                                      tmp_path):  # fmt: skip
     _calls, wheelhouse = fake_jobs

@@ -8,16 +8,18 @@ from bench.stopping import (
     CONVERGED,
     FAILING,
     MAX_ROUNDS,
+    OUT_OF_CONTENTION,
     ROUND_LIMIT,
     SETTLED,
     converged,
     median_interval,
+    out_of_contention,
     ranking_settled,
     stop_reasons,
 )
 from bench.vocabulary import Cell
 
-A, B, C, D = (Cell("cli", name, "warm") for name in ("a", "b", "c", "d"))
+A, B, C, D, E = (Cell("cli", name, "warm") for name in ("a", "b", "c", "d", "e"))
 
 
 def converging(n, seed=1):
@@ -89,3 +91,30 @@ def test_a_cell_whose_every_trial_failed_stops_and_does_not_hold_up_its_set():
     reasons = stop_reasons(totals, rounds=4)
     assert reasons[D] == FAILING
     assert reasons[A] == SETTLED  # the failing cell is left out of the ranking
+
+
+def test_a_cell_far_behind_the_podium_stops_after_one_round():
+    totals = {A: [3.0], B: [3.2], C: [3.5], D: [9.0], E: [4.0]}
+    reasons = stop_reasons(totals, rounds=1)
+    assert reasons[D] == OUT_OF_CONTENTION  # 9 s against a podium whose slowest took 3.5 s
+    assert reasons[E] is None  # close behind: it needs trials before anything is said
+    assert reasons[A] is None and reasons[B] is None and reasons[C] is None
+
+
+def test_contention_needs_a_gap_in_seconds_too_and_a_fourth_cell():
+    assert out_of_contention({A: [1.0], B: [1.1], C: [1.2], D: [2.0]}) == set()  # 1.7x, 0.8 s
+    assert out_of_contention({A: [1.0], B: [1.1], C: [9.0]}) == set()  # all on the podium
+    assert out_of_contention({A: [1.0], B: [1.1], C: [1.2], D: [1.0, 9.0]}) == set()  # its best
+
+
+def test_a_cell_is_back_in_the_running_when_the_podium_slows():
+    assert stop_reasons({A: [3.0], B: [3.2], C: [3.5], D: [9.0]}, rounds=1)[D] == OUT_OF_CONTENTION
+    slower = {A: [3.0, 3.1], B: [3.2, 3.3], C: [3.5, 7.0], D: [9.0]}
+    assert stop_reasons(slower, rounds=2)[D] is None
+
+
+def test_the_ranking_settles_among_contenders_without_waiting_for_those_behind():
+    totals = {A: [5.0, 5.1, 5.05], B: [8.0, 8.2, 8.1], C: [12.0, 12.1, 12.2], D: [40.0]}
+    assert ranking_settled(totals)
+    reasons = stop_reasons(totals, rounds=3)
+    assert reasons[D] == OUT_OF_CONTENTION and reasons[C] in (CONVERGED, SETTLED)

@@ -14,7 +14,7 @@ import io
 import re
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -40,7 +40,7 @@ from bench.locking import BENCH_MIRROR_PORT
 from bench.mirror.fetch import DEFAULT_WHEELHOUSE
 from bench.plan import DEFAULT_PROFILE, WORKFLOWS, PlanOptions
 from bench.results import TrialRecord
-from bench.stopping import MIN_ROUNDS
+from bench.stopping import BUDGET, MIN_ROUNDS, OUT_OF_CONTENTION
 from bench.vocabulary import REFERENCE_SCENARIO
 from bench.workflow.expressions import ExpressionError, interpolate
 from bench.workflow.interpreters import choose_interpreter
@@ -127,6 +127,12 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
     files = write_candidates(chosen, folder / "candidates")
     for skip in skipped:
         print(f"not tried: {skip.name}: {skip.reason}", file=out)
+    caching = [path for path in files if load_strategies(path)]  # no-cache has nothing to replay
+    history_options = HistoryOptions(repo=repo, workflows=caching, out=folder / "history")
+    # The hit rates first: a state no run of a candidate meets is not measured, and the rounds
+    # rank candidates by expected time. They are replayed again below with the archive sizes
+    # measured (they only matter to the 10 GB eviction).
+    planned_rates = _rates(chosen, replay_history(history_options))
     plan = PlanOptions(
         workflows=[str(p) for p in files],
         deps=[str(exported.folder)],
@@ -135,6 +141,8 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
         budget_min=options.budget_min if options.reps is None else None,
         profile=options.profile,
         seed=options.seed,
+        weights={name: rates.weights() for name, rates in planned_rates.items()},
+        baseline=YOURS,
     )
     state = execute.start_run(plan, folder / "runs", port=options.port)
     if options.fetch:
@@ -142,12 +150,10 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
         execute.fill_new_run(state, options.wheelhouse, out, target)
     execute.execute(state, wheelhouse=options.wheelhouse, port=options.port, out=out)
     times = read_run(state.run_dir)
-    caching = [path for path in files if load_strategies(path)]  # no-cache has nothing to replay
-    replay = replay_history(
-        HistoryOptions(repo=repo, workflows=caching, run_dir=state.run_dir, out=folder / "history")
-    )
+    replay = replay_history(replace(history_options, run_dir=state.run_dir))
     candidates, cadence = _candidate_times(chosen, times, replay, exported.folder.name)
     unfinished = unfinished_candidates(candidates, state.records)
+    stopping = _stop_reasons(state.run_dir)
     rankable = _rankable(candidates) and not unfinished
     verdict = decide(candidates, baseline=YOURS) if rankable else None
     recommended, findings = _write_recommended(verdict, chosen, their, folder, test_command)
@@ -160,7 +166,8 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
         failures=_failures(state.run_dir),
         archive_mb={n: b / 1e6 for (_, n), b in times.archive_bytes.items()},
         runs_per_month=cadence or 0.0,
-        uncertain=_uncertain(state.run_dir),
+        uncertain=_uncertain(stopping),
+        behind=_behind(stopping),
         caveats=list(CAVEATS),
         recommended_file=recommended.name if recommended else None,
         lint_findings=findings,
@@ -304,17 +311,12 @@ def their_job_alone(their: TheirJob, cell: dict[str, object], test_cmd: str | No
 def _candidate_times(
     chosen: list[Candidate], times: RunTimes, replay: dict, deps: str
 ) -> tuple[list[CandidateTimes], float | None]:
-    strategies = replay["strategies"]
-    cadence = None
+    rates_of = _rates(chosen, replay)
+    runs = [e["runs"] for e in replay["strategies"].values() if e["runs"]]
+    cadence = runs_per_month(runs[0], _span(replay)) if runs else None
     candidates = []
     for candidate in chosen:
-        entry = strategies.get(f"{candidate.name}.yml:{_job_of(candidate)}")
-        if entry is not None:
-            rates = Rates(entry["exact"] / entry["runs"], entry["partial"] / entry["runs"],
-                          entry["miss"] / entry["runs"])  # fmt: skip
-            cadence = cadence or runs_per_month(entry["runs"], _span(replay))
-        else:  # caches nothing: every run is a cold one
-            rates = Rates(0.0, 0.0, 1.0)
+        rates = rates_of[candidate.name]
         totals = {
             state: values
             for (set_name, scenario, state), values in times.totals.items()
@@ -322,6 +324,21 @@ def _candidate_times(
         }
         candidates.append(CandidateTimes(candidate.name, totals, rates))
     return candidates, cadence
+
+
+def _rates(chosen: list[Candidate], replay: dict) -> dict[str, Rates]:
+    """Each candidate's hit rates from a replay; one that caches nothing always misses."""
+    rates = {}
+    for candidate in chosen:
+        entry = replay["strategies"].get(f"{candidate.name}.yml:{_job_of(candidate)}")
+        if entry is not None and entry["runs"]:
+            runs = entry["runs"]
+            rates[candidate.name] = Rates(
+                entry["exact"] / runs, entry["partial"] / runs, entry["miss"] / runs
+            )
+        else:
+            rates[candidate.name] = Rates(0.0, 0.0, 1.0)
+    return rates
 
 
 def _job_of(candidate: Candidate) -> str:
@@ -385,11 +402,20 @@ def _failures(run_dir: Path) -> dict[str, str]:
     return failures
 
 
-def _uncertain(run_dir: Path) -> list[str]:
+def _stop_reasons(run_dir: Path) -> dict[str, str]:
     from bench.results import RUN_FILE, read_json
 
-    stopping = read_json(run_dir / RUN_FILE).get("stopping", {})
-    return [f"{cell}: {why}" for cell, why in sorted(stopping.items()) if "budget" in why]
+    return dict(read_json(run_dir / RUN_FILE).get("stopping", {}))
+
+
+def _uncertain(stopping: dict[str, str]) -> list[str]:
+    return [f"{cell}: {why}" for cell, why in sorted(stopping.items()) if why == BUDGET]
+
+
+def _behind(stopping: dict[str, str]) -> list[str]:
+    """Candidates (``scenario/set/state`` cell ids) stopped out of contention."""
+    names = {cell.split("/")[0] for cell, why in stopping.items() if why == OUT_OF_CONTENTION}
+    return sorted(names)
 
 
 __all__ = ["REFERENCE_SCENARIO", "AdviseOptions", "Skipped", "advise"]

@@ -6,7 +6,8 @@ miss * median(cold)``, the rates from replaying the repository's history through
 resamples every state's trials, takes their medians and combines them with the same rates, so
 two candidates are compared draw by draw. The winner is the lowest expected time; it beats the
 runner-up only when the 95 % interval of their ratio leaves out 1, otherwise it is a tie.
-A candidate with a state that has fewer than three successful trials has no interval.
+A candidate with a state that has fewer than three successful trials has no interval, and no
+comparison that needs one is made.
 """
 
 from __future__ import annotations
@@ -76,13 +77,13 @@ def decide(candidates: list[CandidateTimes], baseline: str, seed: int = 0) -> Ve
     winner = runnable[0]
     runner_up = runnable[1] if len(runnable) > 1 else None
     rng = random.Random(seed)
-    draws = (
-        {c.name: expected_draws(c, rng, BOOTSTRAP_RESAMPLES) for c in runnable}
-        if all(c.enough_trials() for c in runnable)
-        else None
-    )
+    # Intervals only between candidates with three trials in every state they meet; one left
+    # with fewer (stopped far behind, or by the budget) is ranked by its medians alone.
+    draws = {
+        c.name: expected_draws(c, rng, BOOTSTRAP_RESAMPLES) for c in runnable if c.enough_trials()
+    }
     ratio = significant = None
-    if runner_up is not None and draws is not None:
+    if runner_up is not None and {winner.name, runner_up.name} <= draws.keys():
         ratio = _interval(
             runner_up.expected() / winner.expected(),
             [u / w for u, w in zip(draws[runner_up.name], draws[winner.name], strict=True)],
@@ -90,7 +91,7 @@ def decide(candidates: list[CandidateTimes], baseline: str, seed: int = 0) -> Ve
         significant = ratio.low > 1.0
     saving = None
     base = next((c for c in runnable if c.name == baseline), None)
-    if base is not None and draws is not None:
+    if base is not None and {base.name, winner.name} <= draws.keys():
         saving = _interval(
             base.expected() - winner.expected(),
             [b - w for b, w in zip(draws[base.name], draws[winner.name], strict=True)],

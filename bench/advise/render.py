@@ -29,10 +29,18 @@ class Advice:
     lint_findings: list[str]
     # Candidates the budget stopped before they ran in every state their hit rates need.
     unfinished: list[str] = field(default_factory=list)
+    # Candidates stopped after their first trials, far behind the leaders (bench.stopping).
+    behind: list[str] = field(default_factory=list)
 
 
 def render(advice: Advice) -> str:
     parts = [f"# Caching advice for {advice.project}\n", _answer(advice), _table(advice)]
+    if advice.behind:
+        parts.append(
+            f"Stopped early, far behind the leaders (each state's fastest trial still over "
+            f"1.5x their slowest, so no interval is needed to rank them last): "
+            f"{', '.join(advice.behind)}.\n"
+        )
     if advice.skipped:
         rows = [(s.name, s.reason) for s in advice.skipped]
         parts.append("## Not tried\n\n" + tabulate(rows, ["strategy", "why"], "github") + "\n")
