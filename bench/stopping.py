@@ -7,7 +7,8 @@ After any round, a cell stops when it is
   the ``PODIUM`` fastest cells. Such a cell cannot reach the podium on any plausible noise (the
   same cell's trials spread by up to a third here), so its further trials would only spend the
   budget; it keeps the trials it has, shown without an interval when fewer than three. Should
-  the podium's trials later slow past its bar, it is back in the running.
+  the podium's trials later slow past its bar, it is back in the running. The reference cell
+  (``no-cache`` cold) never is out: every speed-up is measured against it.
 
 After at least ``MIN_ROUNDS`` rounds, a cell stops when
 
@@ -89,7 +90,8 @@ def out_of_contention(totals: Mapping[Cell, Sequence[float]]) -> set[Cell]:
     ranked = sorted(measured, key=lambda cell: statistics.median(measured[cell]))
     slowest_on_podium = max(max(measured[cell]) for cell in ranked[:PODIUM])
     bar = max(slowest_on_podium * CONTENTION_MARGIN, slowest_on_podium + CONTENTION_GAP_S)
-    return {cell for cell in ranked[PODIUM:] if min(measured[cell]) > bar}
+    # The reference cell stays: every speed-up is measured against it, with its own interval.
+    return {c for c in ranked[PODIUM:] if min(measured[c]) > bar and not c.is_reference}
 
 
 def ranking_settled(totals: Mapping[Cell, Sequence[float]], seed: int = 0) -> bool:

@@ -101,6 +101,12 @@ def test_a_cell_far_behind_the_podium_stops_after_one_round():
     assert reasons[A] is None and reasons[B] is None and reasons[C] is None
 
 
+def test_the_reference_cell_stays_in_contention_however_slow():
+    reference = Cell("cli", "no-cache", "cold")
+    cold = {Cell("cli", n, "cold"): [3.0 + i / 10] for i, n in enumerate("abc")}
+    assert out_of_contention({**cold, reference: [30.0]}) == set()
+
+
 def test_contention_needs_a_gap_in_seconds_too_and_a_fourth_cell():
     assert out_of_contention({A: [1.0], B: [1.1], C: [1.2], D: [2.0]}) == set()  # 1.7x, 0.8 s
     assert out_of_contention({A: [1.0], B: [1.1], C: [9.0]}) == set()  # all on the podium
