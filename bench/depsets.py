@@ -21,6 +21,7 @@ from bench.errors import BenchError
 
 DEPS_ROOT = Path(__file__).resolve().parents[1] / "scenarios" / "deps"
 REMOVED_LIST = "removed.txt"
+PREVIOUS_DIR = "previous"  # a set's previous revision: the files that differ, as an overlay
 DEPENDENCY_FILES = ("pyproject.toml", "uv.lock", "poetry.lock", "Pipfile.lock", "setup.py")
 
 
@@ -71,7 +72,7 @@ def load_set(name_or_dir: str, root: Path = DEPS_ROOT) -> DependencySet:
             f"dependency set {path} has no dependency file; add requirements.txt, "
             "pyproject.toml, uv.lock, poetry.lock or Pipfile.lock"
         )
-    previous = path / "previous"
+    previous = path / PREVIOUS_DIR
     return DependencySet(
         name=path.name, path=path, previous=previous if previous.is_dir() else None
     )

@@ -16,6 +16,7 @@ With ``--retry-busy``, trials over the busy threshold run again at the end of th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import random
@@ -34,6 +35,7 @@ from bench import metadata, results, stopping
 from bench.busy import BusyMeter, machine_state
 from bench.depsets import DependencySet
 from bench.errors import BenchError
+from bench.ghcache.keys import parse_multiline
 from bench.ghcache.store import CacheStore
 from bench.intake.resolve import RUNNER_TARGET, Target, compile_file
 from bench.intake.sets import RESOLVED_DIR, set_requirements
@@ -53,7 +55,7 @@ from bench.trial import JobOutcome, TrialSetup, copy_store, observed_state_error
 from bench.workflow.expressions import ExpressionError, interpolate
 from bench.workflow.interpreters import choose_interpreter
 from bench.workflow.model import Step, Workflow
-from bench.workflow.setup_python import install_python
+from bench.workflow.setup_python import install_python, python_spec
 
 RESULTS_ROOT = Path(__file__).resolve().parents[1] / "results"
 LOGS_DIR = "logs"
@@ -163,7 +165,25 @@ def resume_run(run_dir: Path, out: TextIO = sys.stderr) -> RunState:
     state.records = list(lines.records)
     if (run_dir / results.RUN_FILE).is_file():  # why cells stopped in the earlier session(s)
         state.stop_reasons = dict(results.read_json(run_dir / results.RUN_FILE).get("stopping", {}))
+    if options.auto:
+        state.trials += _interrupted_round(state)
     return state
+
+
+def _interrupted_round(state: RunState) -> list[Trial]:
+    """With ``--reps auto`` only the first round is planned: the round an interruption cut,
+    rebuilt from the cells that had not stopped, less the trials it already ran."""
+    last = max((record.repetition for record in state.records), default=1)
+    if last <= 1:
+        return []
+    cells = {t.cell.identity: t.cell for t in state.trials}
+    order = max([t.order for t in state.trials] + [r.order for r in state.records]) + 1
+    rebuilt = []
+    for cell in cells.values():
+        trial = Trial(cell, last, order=order + len(rebuilt))
+        if cell.id not in state.stop_reasons and trial.id not in state.done:
+            rebuilt.append(trial)
+    return rebuilt
 
 
 def fill_wheelhouse(
@@ -273,7 +293,7 @@ def _execute(
                 discard=work / "runner.discarded",
             )
             jobs = {t.cell.scenario.name: t.cell.scenario.job for t in pending}
-            prepare_pythons(jobs, setup)
+            prepare_pythons(jobs, setup, {t.cell.deps.path for t in pending})
             prepare_pipx(jobs, setup)
             print(
                 f"{len(pending)} trial(s) to run of {len(state.trials)}"
@@ -435,22 +455,33 @@ def _stop_all(state: RunState, reason: str) -> None:
         state.stop_reasons.setdefault(trial.cell.id, reason)
 
 
-def prepare_pythons(workflows: dict[str, Workflow], setup: TrialSetup) -> None:
-    """Make, untimed, the ready venv setup-python copies for each version the workflows ask."""
+def prepare_pythons(
+    workflows: dict[str, Workflow], setup: TrialSetup, workspaces: Iterable[Path] = ()
+) -> None:
+    """Make, untimed, the tool-cache Pythons setup-python will copy for the workflows: those
+    ``python-version`` names, and those ``python-version-file`` (or ``.python-version``) names
+    in ``workspaces``, the folders the jobs check out."""
+    folders = list(workspaces)
     versions = set()
     for workflow in workflows.values():
         for step in workflow.steps:
             if step.action is None or step.action.name != "actions/setup-python":
                 continue
             try:  # a matrix cell's version is known now; anything else only when the job runs
-                text = interpolate(
-                    step.with_.get("python-version", ""), {"matrix": workflow.matrix}, {}
-                )
+                inputs = {
+                    name: interpolate(step.with_.get(name, ""), {"matrix": workflow.matrix}, {})
+                    for name in ("python-version", "python-version-file")
+                }
             except ExpressionError:
                 continue
-            for line in filter(None, (line.strip() for line in text.splitlines())):
+            specs = parse_multiline(inputs["python-version"])
+            if not specs:
+                for folder in folders:
+                    with contextlib.suppress(BenchError, ValueError, OSError):  # the step says why
+                        specs.append(python_spec(inputs, folder))
+            for spec in specs:
                 try:
-                    versions.add(choose_interpreter(line).interpreter)
+                    versions.add(choose_interpreter(spec).interpreter)
                 except BenchError:
                     continue  # the trial's setup step says why; the run goes on
     for interpreter in versions:

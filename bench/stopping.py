@@ -148,8 +148,9 @@ def stop_reasons(
 # ``sum(weight * median)`` over the states it meets; states it never meets are not planned.
 # The same rules apply to candidates instead of cells: out of contention (its optimistic
 # expected time, each state's fastest trial, over the bar set by the podium's pessimistic ones),
-# converged (per cell), and settled, where the podium is the winner and the runner-up: what the
-# recommendation needs is whether the winner beats the runner-up.
+# converged (per cell), and settled: the winner's interval below every other contender's, which
+# is what the recommendation needs (whether the winner beats the runner-up). The podium that
+# sets the contention bar is the winner and the runner-up.
 
 EXPECTED_PODIUM = 2
 
@@ -237,8 +238,8 @@ def _expected_settled(
     needs: Mapping[str, Mapping[str, float]],
     seed: int,
 ) -> bool:
-    """The winner's and the runner-up's expected-time intervals (and the runner-up's and the
-    next contender's) are separated, each from at least ``MIN_ROUNDS`` trials per state."""
+    """The winner's expected-time interval is below every other contender's, each from at
+    least ``MIN_ROUNDS`` trials in every state it meets."""
     enough = all(len(contenders[n][s]) >= MIN_ROUNDS for n in contenders for s in needs[n])
     if len(contenders) < 2 or not enough:
         return False
@@ -256,5 +257,5 @@ def _expected_settled(
         low, high = draws[int(0.025 * (RESAMPLES - 1))], draws[int(0.975 * (RESAMPLES - 1))]
         intervals.append(MedianInterval(center, low, high))
     intervals.sort(key=lambda i: i.median)
-    podium = intervals[: EXPECTED_PODIUM + 1]
-    return all(a.high < b.low for a, b in itertools.pairwise(podium))
+    winner, others = intervals[0], intervals[1:]
+    return all(winner.high < other.low for other in others)

@@ -80,7 +80,7 @@ def fake_jobs(monkeypatch, tmp_path):
         return JobOutcome(True, None, steps, job_ns=1_000, wall_ns=2_000, outputs={})
 
     monkeypatch.setattr(execute, "run_job", run_job)
-    monkeypatch.setattr(execute, "prepare_pythons", lambda workflows, setup: None)
+    monkeypatch.setattr(execute, "prepare_pythons", lambda *_args, **_kwargs: None)
     wheelhouse = tmp_path / "wheelhouse"
     wheelhouse.mkdir()
     build_wheel(wheelhouse, "tinyone", "1.0")

@@ -56,9 +56,6 @@ def test_a_poetry_project_gets_poetry_with_its_root_and_not_pip(tmp_path):
     assert "hashFiles('**/poetry.lock')" in outcome.text
     pip = retarget("pip-cache", (WORKFLOWS / "pip-cache.yml").read_text(), facts)
     assert isinstance(pip, Skipped) and "installed by poetry" in pip.reason
-    public = facts_for(tmp_path / "p", {"pyproject.toml": "[tool.poetry]\n", "poetry.lock": ""})
-    skipped = retarget("poetry", (WORKFLOWS / "poetry.yml").read_text(), public)
-    assert isinstance(skipped, Skipped) and "public index" in skipped.reason
 
 
 def test_a_pyproject_project_installs_itself_with_its_extras(tmp_path):

@@ -145,3 +145,65 @@ def test_nothing_is_written_into_the_repository(advised):
         ["git", "-C", str(repo), "status", "--porcelain"], capture_output=True, text=True
     ).stdout
     assert status == "?? untracked.txt\n"
+
+
+POETRY_WORKFLOW = """\
+name: CI
+on: [push]
+jobs:
+  tests:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v6
+      - uses: actions/setup-python@v6
+        with:
+          python-version: '3.11'
+      - run: pip install poetry
+      - run: poetry install --no-interaction
+      - run: poetry run pytest -q tests
+"""
+
+
+def as_if_locked_against_the_public_index(project: Path) -> None:
+    """A derived poetry project without its mirror source: what a public project looks like."""
+    import re
+    import tomllib
+
+    from bench.intake.poetrylock import content_hash
+
+    pyproject = project / "pyproject.toml"
+    text = re.sub(r"\[\[tool\.poetry\.source\]\]\n(?:[^\n\[]+\n)*", "", pyproject.read_text())
+    pyproject.write_text(text)
+    lock = project / "poetry.lock"
+    lock_text = re.sub(r"\n\[package\.source\]\n(?:[^\n\[]+\n)*", "\n", lock.read_text())
+    new_hash = content_hash(tomllib.loads(text))
+    lock_text = re.sub(r'content-hash = "[0-9a-f]+"', f'content-hash = "{new_hash}"', lock_text)
+    lock.write_text(lock_text)
+    assert "127.0.0.1" not in lock.read_text() and "tool.poetry.source" not in text
+
+
+def test_a_poetry_project_without_a_source_installs_from_the_mirror(tmp_path):
+    from tests.tinyset import build_set
+
+    wheelhouse = build_wheelhouse(tmp_path / "wheelhouse")
+    deps = build_set(tmp_path / "set", wheelhouse, free_port())
+    repo = tmp_path / "project"
+    for name in ("pyproject.toml", "poetry.lock"):
+        write(repo / name, (deps / name).read_text())
+    as_if_locked_against_the_public_index(repo)
+    write(repo / "tests" / "test_tiny.py", TEST_TINY)
+    write(repo / ".github" / "workflows" / "ci.yml", POETRY_WORKFLOW)
+    git(repo, "init", "-q", "-b", "main", date="2026-11-01T10:00:00Z")
+    git(repo, "add", "-A", date="2026-11-01T10:00:00Z")
+    git(repo, "commit", "-qm", "first", date="2026-11-01T10:00:00Z")
+    options = AdviseOptions(
+        path=repo, out=tmp_path / "out", profile="unthrottled", strategies=["poetry"],
+        reps=1, wheelhouse=wheelhouse, port=free_port(), fetch=False,
+    )  # fmt: skip
+    progress = io.StringIO()
+    result = advise(options, out=progress)
+    assert "poetry reads the mirror" in progress.getvalue()
+    text = result.recommendation.read_text()
+    assert "## Failed here" not in text, text
+    assert "| poetry " in text and "| your job " in text
+    assert (repo / "pyproject.toml").read_text().count("tool.poetry.source") == 0  # theirs: as is

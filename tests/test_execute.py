@@ -39,6 +39,22 @@ def test_interrupt_keeps_finished_trials_and_resume_finishes_the_rest(fake_jobs,
     assert run_info["status"] == "complete" and len(run_info["resumed_at"]) == 1
 
 
+def test_resume_finishes_the_auto_round_an_interrupt_cut(fake_jobs, tmp_path):
+    calls, wheelhouse = fake_jobs  # every job takes 1000 ns: each cell converges at 3 trials
+    options = PlanOptions(scenarios=["no-cache"], deps=["cli", "web"], reps=3, seed=5, auto=True)
+    state = execute.start_run(options, tmp_path / "r", port=0)
+    calls["interrupt_at"] = 4  # round 1 is two trials; round 2's second one is cut
+    with pytest.raises(KeyboardInterrupt):
+        run(state, wheelhouse)
+    assert [r.repetition for r in results.read_trials(state.run_dir).records] == [1, 1, 2]
+    calls["interrupt_at"] = None
+    assert run(execute.resume_run(state.run_dir), wheelhouse) == 0
+    records = results.read_trials(state.run_dir).records
+    for cell in ("no-cache/cli/cold", "no-cache/web/cold"):
+        rounds = sorted(r.repetition for r in records if r.trial_id.startswith(cell))
+        assert rounds == [1, 2, 3], (cell, rounds)
+
+
 def test_records_carry_the_documented_fields(fake_jobs, tmp_path):
     _calls, wheelhouse = fake_jobs
     state = execute.start_run(PlanOptions(deps=["cli"], reps=1, seed=1), tmp_path / "r", port=0)

@@ -296,6 +296,20 @@ def test_user_workflow_keys_with_matrix_env_and_setup_uv(tmp_path):
     assert first.matrix == {"python": "3.11"} and first.warnings
 
 
+def test_github_workflow_is_the_name_else_the_files_path_as_on_the_runner(tmp_path):
+    folder = tmp_path / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    body = (
+        "jobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/cache@v4\n        with:\n          path: ~/.cache/pip\n"
+        "          key: ${{ github.workflow }}-pip\n"
+    )
+    (folder / "ci.yml").write_text(body)
+    (folder / "named.yml").write_text("name: Tests\n" + body)
+    assert load_strategies(folder / "ci.yml")[0].workflow_name == ".github/workflows/ci.yml"
+    assert load_strategies(folder / "named.yml")[0].workflow_name == "Tests"
+
+
 def test_setup_uv_without_dependency_files(tmp_path):
     """setup-uv's key says no-dependency-glob; it is the same each run: miss, then exact."""
     repo = Repo(tmp_path / "repo")

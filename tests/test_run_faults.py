@@ -400,6 +400,41 @@ def test_a_failing_python_preparation_is_one_line_before_any_trial(tmp_path):
     assert "exit code 3: venv: cannot write" in message and "\n" not in message
 
 
+def test_pythons_named_by_a_version_file_are_prepared_too(tmp_path):
+    from bench.errors import BenchError as Refused
+    from bench.trial import TrialSetup
+    from bench.workflow.parse import load_workflow
+
+    job = textwrap.dedent("""\
+        on: push
+        jobs:
+          build:
+            runs-on: ubuntu-latest
+            steps:
+              - uses: actions/setup-python@v6
+                with: {python-version-file: .python-version}
+              - run: echo hi
+        """)
+    workflow = load_workflow(workflow_file(tmp_path, job))
+    checkout = tmp_path / "project"
+    checkout.mkdir()
+    (checkout / ".python-version").write_text("3.12\n")
+    asked = []
+
+    def choose(spec):
+        asked.append(spec)
+        raise Refused("not here")  # skipped, as a version the machine lacks would be
+
+    setup = TrialSetup(
+        runner_root=tmp_path / "runner", store_root=tmp_path / "store", logs=tmp_path / "logs",
+        python_templates=tmp_path / "templates", index_url=None, transfer=None,
+    )  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(execute, "choose_interpreter", choose)
+        execute.prepare_pythons({"yours": workflow}, setup, [checkout, tmp_path / "elsewhere"])
+    assert asked == ["3.12"]
+
+
 def test_a_failing_setup_python_fails_one_trial_not_the_run(small_set, tmp_path, monkeypatch):
     from bench.runner.pythons import Interpreter
     from bench.workflow import interpreters
@@ -410,7 +445,7 @@ def test_a_failing_setup_python_fails_one_trial_not_the_run(small_set, tmp_path,
     broken.chmod(0o755)
     interpreter = Interpreter("3.11.98", str(broken))
     monkeypatch.setattr(interpreters, "select_interpreter", lambda spec: interpreter)
-    monkeypatch.setattr(execute, "prepare_pythons", lambda workflows, setup: None)
+    monkeypatch.setattr(execute, "prepare_pythons", lambda *_args, **_kwargs: None)
     job = textwrap.dedent("""\
         on: push
         jobs:
@@ -435,7 +470,7 @@ def test_a_failing_setup_python_fails_one_trial_not_the_run(small_set, tmp_path,
 def test_a_run_that_cannot_go_on_says_failed_in_run_json(fake_jobs, tmp_path, monkeypatch):
     _calls, wheelhouse = fake_jobs
 
-    def broken(workflows, setup):
+    def broken(*_args, **_kwargs):
         raise BenchError("preparing Python 3.11.99 failed: no venv")
 
     monkeypatch.setattr(execute, "prepare_pythons", broken)

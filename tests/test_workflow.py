@@ -318,3 +318,31 @@ def test_removing_the_runner_leaves_nothing_even_read_only_folders(tmp_path):
     remove_sandbox(sandbox.root)
     assert not sandbox.root.exists()
     assert any(Path("/usr").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("script", "runs_tests"),
+    [
+        ("pytest -q", True),
+        ("uv run pytest", True),
+        ("python -m pytest tests", True),
+        ("python manage.py test", True),
+        ("python -m unittest discover", True),
+        ("make test", True),
+        ("hatch test", True),
+        ("./scripts/test", True),
+        ("pip install -r requirements.txt\npytest", True),
+        ("pip install pytest pytest-cov", False),  # installs the runner, runs nothing
+        ("pip install \\\n  pytest \\\n  pytest-cov", False),  # one command, continued
+        ("pytest tests/install/", True),
+        ('pytest -k "not sync"', True),
+        ("uv add --dev pytest", False),
+        ("python manage.py testserver", False),
+        ("make testing", False),
+        ("tox -e py311", False),  # builds its environments first: install
+    ],
+)
+def test_a_step_is_in_the_test_phase_when_it_runs_the_tests(script, runs_tests):
+    from bench.workflow.job import _runs_tests
+
+    assert _runs_tests(script) is runs_tests

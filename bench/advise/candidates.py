@@ -44,12 +44,6 @@ def retarget(name: str, text: str, facts: ProjectFacts) -> Candidate | Skipped:
     tool = next((t for t, marker in _TOOL_MARKERS.items() if marker in text), None)
     if tool is not None and tool != facts.lock_tool:
         return Skipped(name, f"installs from {tool}'s lock file; the project has no {tool} lock")
-    if tool == "poetry" and not facts.poetry_offline:
-        return Skipped(
-            name,
-            "poetry reads only the public index for this project (no primary source of its "
-            "own), which the fake runner cannot reach; not supported yet",
-        )
     if tool is None and INSTALL_ARGUMENTS in text and not facts.pip_arguments:
         return Skipped(
             name, f"installs with pip; the project's {facts.form} is installed by {facts.lock_tool}"

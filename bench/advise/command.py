@@ -14,7 +14,7 @@ import io
 import re
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -33,6 +33,7 @@ from bench.history.command import HistoryOptions, replay_history
 from bench.history.expected import RunTimes, read_run, runs_per_month
 from bench.history.strategy import load_strategies
 from bench.intake.forms import find_input
+from bench.intake.poetrylock import point_poetry_at_mirror
 from bench.intake.repository import export_repository
 from bench.intake.resolve import Target
 from bench.intake.uvlock import point_locks_at_mirror
@@ -99,6 +100,12 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
     mirror_index = f"http://127.0.0.1:{options.port}/simple/"
     for lock in point_locks_at_mirror(exported.folder, mirror_index):
         print(f"{lock.relative_to(folder)}: points at the mirror (index, file addresses)", file=out)
+    poetry = point_poetry_at_mirror(exported.folder, mirror_index)
+    for changed in poetry.changed:
+        print(f"{changed.relative_to(folder)}: poetry reads the mirror (its first source, "
+              "primary; poetry.lock's content hash to match)", file=out)  # fmt: skip
+    if poetry.notice:
+        print(f"notice: {poetry.notice}; poetry will read the public index and fail", file=out)
     their = find_their_job(exported.folder, options.job, options.test_cmd)
     test_command = options.test_cmd or their.test_command or DEFAULT_TEST_COMMAND
     print(f"your job: {their.workflow.name}:{their.job_id}; tests: {test_command}", file=out)
@@ -130,9 +137,11 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
     caching = [path for path in files if load_strategies(path)]  # no-cache has nothing to replay
     history_options = HistoryOptions(repo=repo, workflows=caching, out=folder / "history")
     # The hit rates first: a state no run of a candidate meets is not measured, and the rounds
-    # rank candidates by expected time. They are replayed again below with the archive sizes
-    # measured (they only matter to the 10 GB eviction).
-    planned_rates = _rates(chosen, replay_history(history_options))
+    # rank candidates by expected time with the same rates the answer uses. Archive sizes only
+    # matter to the 10 GB eviction; the replay assumes 200 MB entries, which a single
+    # project's history rarely fills the store with.
+    replay = replay_history(history_options)
+    planned_rates = _rates(chosen, replay)
     plan = PlanOptions(
         workflows=[str(p) for p in files],
         deps=[str(exported.folder)],
@@ -150,7 +159,6 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
         execute.fill_new_run(state, options.wheelhouse, out, target)
     execute.execute(state, wheelhouse=options.wheelhouse, port=options.port, out=out)
     times = read_run(state.run_dir)
-    replay = replay_history(replace(history_options, run_dir=state.run_dir))
     candidates, cadence = _candidate_times(chosen, times, replay, exported.folder.name)
     unfinished = unfinished_candidates(candidates, state.records)
     stopping = _stop_reasons(state.run_dir)

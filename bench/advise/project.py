@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlsplit
 
 from bench.intake.forms import DependencyInput, Form, read_toml
 
@@ -32,7 +30,6 @@ class ProjectFacts:
     pip_arguments: str  # what follows ``pip install`` for this project ('' when pip cannot)
     lock_tool: str | None  # "uv", "poetry" or "pipenv" when a lock file decides the install
     test_command: str  # the test command alone, without a ``uv run``-style prefix
-    poetry_offline: bool = True  # poetry can install the lock from the mirror (see below)
 
 
 def project_facts(dependency_input: DependencyInput, test_command: str) -> ProjectFacts:
@@ -51,28 +48,7 @@ def project_facts(dependency_input: DependencyInput, test_command: str) -> Proje
     else:
         pip_arguments = ""
     key_files = relative or ("pyproject.toml",)
-    return ProjectFacts(
-        form, key_files, pip_arguments, lock_tool.get(form), test_command,
-        poetry_offline=poetry_reaches_the_mirror(folder / "pyproject.toml"),
-    )  # fmt: skip
-
-
-def poetry_reaches_the_mirror(pyproject: Path) -> bool:
-    """Whether poetry would install this project from the loopback mirror.
-
-    Poetry has no setting that swaps the public index for another without the project saying
-    so: a project without a primary source of its own reads the public index (which a fake
-    runner cannot reach), and adding one would change its lock's content hash. Only a project
-    whose primary source is on loopback (the mirror) can be installed here."""
-    if not pyproject.is_file():
-        return True
-    sources = read_toml(pyproject).get("tool", {}).get("poetry", {}).get("source", [])
-    return any(
-        isinstance(source, dict)
-        and (source.get("priority") == "primary" or source.get("default") is True)
-        and urlsplit(str(source.get("url", ""))).hostname in ("127.0.0.1", "localhost")
-        for source in sources
-    )
+    return ProjectFacts(form, key_files, pip_arguments, lock_tool.get(form), test_command)
 
 
 def _extras(pyproject) -> str:

@@ -37,8 +37,9 @@ def render(advice: Advice) -> str:
     parts = [f"# Caching advice for {advice.project}\n", _answer(advice), _table(advice)]
     if advice.behind:
         parts.append(
-            f"Stopped early, far behind the leaders (each state's fastest trial still over "
-            f"1.5x their slowest, so no interval is needed to rank them last): "
+            f"Stopped early, far behind the leaders (an expected time from each state's "
+            f"fastest trial still over 1.5x the leaders' from their slowest, so no interval is "
+            f"needed to rank them behind): "
             f"{', '.join(advice.behind)}.\n"
         )
     if advice.skipped:

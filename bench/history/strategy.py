@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from bench.errors import BenchError
+from bench.workflow.names import workflow_file_name
 
 SCENARIOS_ROOT = Path(__file__).resolve().parents[2] / "scenarios"
 KINDS = {
@@ -169,7 +170,7 @@ def _strategy(
     return Strategy(
         name=label,
         workflow=path,
-        workflow_name=str(document.get("name") or path.stem),
+        workflow_name=str(document.get("name") or workflow_file_name(path)),
         job=job_id,
         steps=tuple(steps),
         env=workflow_env | _env(body.get("env"), f"{path} job {job_id}"),

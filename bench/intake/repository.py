@@ -15,7 +15,7 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from bench.depsets import REMOVED_LIST
+from bench.depsets import PREVIOUS_DIR, REMOVED_LIST
 from bench.errors import BenchError
 from bench.gitrun import git
 
@@ -43,7 +43,7 @@ def export_repository(repo: Path, dest: Path) -> RepositorySet:
         tar.extractall(dest, filter="data")
     previous = previous_dependency_commit(repo, head)
     if previous is not None:
-        write_overlay(repo, head, previous, dest / "previous")
+        write_overlay(repo, head, previous, dest / PREVIOUS_DIR)
     return RepositorySet(dest, head, previous)
 
 

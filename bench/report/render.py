@@ -229,7 +229,7 @@ def _metadata(run_info: dict[str, Any], records: Sequence[TrialRecord]) -> str:
             f"+{profile.get('index_latency_ms', '?')} ms; cache restore "
             f"{profile.get('restore_mib_per_s', '?')} MiB/s",
         ),
-        ("repetitions, seed", f"{plan.get('reps', '?')}, {plan.get('seed', '?')}"),
+        ("repetitions, seed", f"{_repetitions(plan, records)}, {plan.get('seed', '?')}"),
         ("wall time", _minutes(run_info.get("wall_s"))),
         ("harness's own cost per trial", _spread([r.harness_fraction for r in records])),
         ("CPU used by other processes per trial", _spread([r.machine_busy for r in records])),
@@ -311,3 +311,12 @@ def _findings(cells: Sequence[CellStats], deps: str) -> str:
             f"{biggest.phases['restore'].median:.1f} s (median of {biggest.n})."
         )
     return "\n".join(lines) + "\n"
+
+
+def _repetitions(plan: dict, records: Sequence[TrialRecord]) -> str:
+    if not plan.get("auto"):
+        return str(plan.get("reps", "?"))
+    rounds = max((r.repetition for r in records), default=0)
+    budget = plan.get("budget_min")
+    within = f" within {budget:g} min" if budget else ""
+    return f"auto{within} ({rounds} round{'s' if rounds != 1 else ''} ran)"

@@ -48,7 +48,24 @@ _INTERNAL_ERRORS = (
     UnicodeError,
     TypeError,
 )
-_PYTEST = re.compile(r"(^|[\s/;&|(])(py\.test|pytest)(\s|$)|-m\s+pytest")
+# A step that runs the tests: pytest, unittest, Django's ``manage.py test``, ``make test``,
+# ``hatch test``, a repository's ``scripts/test``. tox and nox are left to ``install``: they
+# build their environments first, which is most of what caching changes.
+_TESTS = re.compile(
+    r"(^|[\s/;&|(])(py\.test|pytest|scripts/test)(\s|$)|-m\s+(pytest|unittest)(\s|$)"
+    r"|manage\.py\s+test(\s|$)|(^|[\s;&|(])(make|hatch)\s+test(\s|$)"
+)
+_INSTALLS = re.compile(r"(^|\s)(install|add|sync)(\s|$)")  # "pip install pytest" installs it
+_COMMANDS = re.compile(r"\n|&&|\|\||;")
+
+
+def _runs_tests(script: str) -> bool:
+    """Whether one of the script's commands runs the tests (not merely installs a runner)."""
+    joined = script.replace("\\\n", " ")  # a command continued on the next line is one
+    return any(
+        _TESTS.search(command) and not _INSTALLS.search(command)
+        for command in _COMMANDS.split(joined)
+    )
 
 __all__ = ["JobFailure", "JobResult", "JobRun", "StepRecord"]
 
@@ -157,7 +174,7 @@ class JobRun:
                 expr.interpolate(step.name, contexts, functions) if step.name else step.label
             )
             if step.run is not None:
-                default = "test" if _PYTEST.search(step.run) else "install"
+                default = "test" if _runs_tests(step.run) else "install"
                 record.phase = _step_phase(step, step_env, default)
                 outcome = self._measure(
                     record, step, scope, lambda: self._run_script(step, step_env, contexts, scope)
@@ -172,7 +189,7 @@ class JobRun:
                         raise ActionError(f"{step.uses} has no input {name!r}")
                     inputs[name] = expr.interpolate(value, contexts, functions)
                 default = spec.phase
-                if spec.command_input and _PYTEST.search(inputs.get(spec.command_input, "")):
+                if spec.command_input and _runs_tests(inputs.get(spec.command_input, "")):
                     default = "test"
                 record.phase = _step_phase(step, step_env, default)
                 self.ctx.env = step_env

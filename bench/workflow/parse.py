@@ -28,6 +28,7 @@ from bench.workflow.cells import (
     static_if_contexts,
 )
 from bench.workflow.model import Step, Workflow
+from bench.workflow.names import workflow_file_name
 from bench.workflow.steps import (
     COMMENT,
     SHELL_HELP,
@@ -220,15 +221,6 @@ def check_job(
         cells=cells,
     )
     return check
-
-
-def workflow_file_name(path: Path) -> str:
-    """``github.workflow`` of a workflow without ``name:``: its file's path in the repository
-    (``.github/workflows/ci.yml``); a file elsewhere is named as if it were there."""
-    resolved = path.resolve()
-    if resolved.parent.name == "workflows" and resolved.parent.parent.name == ".github":
-        return resolved.relative_to(resolved.parents[2]).as_posix()
-    return f".github/workflows/{path.name}"
 
 
 def _repository_root(path: Path) -> Path:

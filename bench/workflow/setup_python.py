@@ -101,13 +101,18 @@ def _pip_steps(
 
 
 def _python_spec(inputs: dict[str, str], ctx: ActionContext) -> str:
+    return python_spec(inputs, ctx.sandbox.workspace)
+
+
+def python_spec(inputs: dict[str, str], workspace: Path) -> str:
     """``python-version`` (its last line when several), else ``python-version-file``
-    (``.python-version``, or ``pyproject.toml``'s ``requires-python``), else ``.python-version``."""
+    (``.python-version``, or ``pyproject.toml``'s ``requires-python``), else ``.python-version``;
+    files are read in ``workspace``."""
     lines = parse_multiline(inputs.get("python-version", ""))
     if lines:
         return lines[-1]  # several versions: the last one is the default python
     version_file = inputs.get("python-version-file", "").strip()
-    path = ctx.sandbox.workspace / (version_file or ".python-version")
+    path = workspace / (version_file or ".python-version")
     if not path.is_file():
         raise ActionError(
             "setup-python: give python-version "
