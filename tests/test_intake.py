@@ -289,6 +289,7 @@ def test_a_repository_is_its_tracked_files_and_its_dependencies_past(tmp_path):
     first = _git(repo, "rev-parse", "HEAD").strip()
     write(repo / "requirements.txt", "tinyone==1.0\ntinytwo==2.0\n")
     write(repo / "requirements-dev.txt", "tinysrc==0.5\n")
+    write(repo / "tests" / "test_two.py", "import tinytwo\n")  # arrives with its dependency
     _git(repo, "add", "-A")
     _git(repo, "commit", "-qm", "two")
     write(repo / "app.py", "print('v3')\n")
@@ -300,12 +301,14 @@ def test_a_repository_is_its_tracked_files_and_its_dependencies_past(tmp_path):
     assert exported.previous_commit == first
     folder = exported.folder
     assert sorted(p.name for p in folder.iterdir()) == [
-        "app.py", "previous", "requirements-dev.txt", "requirements.txt"
+        "app.py", "previous", "requirements-dev.txt", "requirements.txt", "tests"
     ]  # fmt: skip
     assert (folder / "app.py").read_text() == "print('v3')\n"
+    # previous/ over HEAD's files is the commit before the change: its tests match its deps
     assert (folder / "previous" / "requirements.txt").read_text() == "tinyone==1.0\n"
-    assert (folder / "previous" / "removed.txt").read_text() == "requirements-dev.txt\n"
-    assert not (folder / "previous" / "app.py").exists()
+    assert (folder / "previous" / "app.py").read_text() == "print('v1')\n"
+    removed = (folder / "previous" / "removed.txt").read_text()
+    assert removed == "requirements-dev.txt\ntests/test_two.py\n"
 
 
 def test_a_repository_without_a_dependency_change_has_no_previous(tmp_path):

@@ -2,18 +2,17 @@
 
 The workspace a job sees on GitHub is the commit, not a working tree: untracked and ignored
 files are not there, so ``hashFiles`` sees only what git stores. The set's previous revision
-(the partial cache state) is the dependency files as they were just before they last changed,
-read from git; it is written as an overlay (``previous/`` with ``removed.txt``), as the shipped
-sets keep theirs.
+(the partial cache state) is the commit just before the dependency files last changed, read
+from git; it is written as an overlay (``previous/``: the files that differ from HEAD, with
+``removed.txt``), as the shipped sets keep theirs.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import io
 import tarfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from bench.depsets import PREVIOUS_DIR, REMOVED_LIST
 from bench.errors import BenchError
@@ -31,7 +30,7 @@ DEPENDENCY_PATTERNS = (
 class RepositorySet:
     folder: Path  # the tracked files at HEAD, with previous/ beside them when there is a past
     head: str
-    previous_commit: str | None  # the commit whose dependency files previous/ holds
+    previous_commit: str | None  # the commit previous/ reproduces (over HEAD's files)
 
 
 def export_repository(repo: Path, dest: Path) -> RepositorySet:
@@ -60,35 +59,38 @@ def previous_dependency_commit(repo: Path, head: str) -> str | None:
 
 
 def write_overlay(repo: Path, head: str, previous: str, overlay: Path) -> None:
-    """Dependency files that differ at ``previous``, and the ones it did not have yet."""
+    """The files that differ at ``previous`` (all of them, not only the dependency files: its
+    tests must run against its dependencies for the priming run to succeed and save), and the
+    ones it did not have yet in ``removed.txt``. Symbolic links and submodules are left as
+    they are at HEAD."""
     overlay.mkdir(parents=True, exist_ok=True)
-    now = _dependency_files(repo, head)
-    then = _dependency_files(repo, previous)
-    for path, blob in then.items():
-        if now.get(path) != blob:
-            target = overlay / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(_git_bytes(repo, "cat-file", "blob", blob))
+    now = _tracked_files(repo, head)
+    then = _tracked_files(repo, previous)
+    for path, (mode, blob) in then.items():
+        if now.get(path) == (mode, blob) or mode not in _REGULAR_MODES:
+            continue
+        target = overlay / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(_git_bytes(repo, "cat-file", "blob", blob))
+        target.chmod(0o755 if mode == "100755" else 0o644)
     removed = sorted(set(now) - set(then))
     if removed:
         (overlay / REMOVED_LIST).write_text("\n".join(removed) + "\n")
 
 
-def _dependency_files(repo: Path, commit: str) -> dict[str, str]:
-    """Path to blob id of every dependency file in ``commit``'s tree."""
-    listing = _git(repo, "ls-tree", "-r", "-z", "--format=%(objectname) %(path)", commit)
+_REGULAR_MODES = ("100644", "100755")
+
+
+def _tracked_files(repo: Path, commit: str) -> dict[str, tuple[str, str]]:
+    """Path to (mode, blob id) of every file in ``commit``'s tree."""
+    listing = _git(
+        repo, "ls-tree", "-r", "-z", "--format=%(objectmode) %(objectname) %(path)", commit
+    )
     files = {}
     for line in filter(None, listing.split("\0")):
-        blob, path = line.split(" ", 1)
-        if is_dependency_file(path):
-            files[path] = blob
+        mode, blob, path = line.split(" ", 2)
+        files[path] = (mode, blob)
     return files
-
-
-def is_dependency_file(path: str) -> bool:
-    parts = PurePosixPath(path).parts
-    tails = ("/".join(parts[-1:]), "/".join(parts[-2:]))
-    return any(fnmatch.fnmatchcase(tail, p) for p in DEPENDENCY_PATTERNS for tail in tails)
 
 
 def _git(repo: Path, *args: str) -> str:
