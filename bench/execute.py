@@ -445,6 +445,9 @@ def _next_round(state: RunState, repetition: int, first_order: int) -> list[Tria
             state.stop_reasons[cell.id] = reason
     going_on = [cells[c] for c, reason in reasons.items() if reason is None]
     random.Random(f"{options.seed}-{repetition}").shuffle(going_on)
+    if options.weights:  # advise: the leaders' cells first (shuffled among themselves)
+        leading = stopping.leading_candidates(so_far, options.weights, options.baseline)
+        going_on.sort(key=lambda c: (c.identity.deps, c.identity.scenario) not in leading)
     added = [Trial(cell, repetition, order=first_order + i) for i, cell in enumerate(going_on)]
     state.trials += added
     return added

@@ -203,6 +203,28 @@ def expected_stop_reasons(
     return reasons
 
 
+def leading_candidates(
+    totals: Mapping[Cell, Sequence[float]],
+    weights: Mapping[str, Mapping[str, float]],
+    keep: str | None = None,
+) -> set[tuple[str, str]]:
+    """``(set, scenario)`` of each set's ``EXPECTED_PODIUM`` fastest candidates by expected
+    time so far, and ``keep``'s: the comparisons the answer needs, so their cells go first in a
+    round and a budget that runs out mid-round cuts the others."""
+    by_set: dict[str, dict[str, dict[str, Sequence[float]]]] = {}
+    for cell, values in totals.items():
+        by_set.setdefault(cell.deps, {}).setdefault(cell.scenario, {})[cell.state] = values
+    leading = set()
+    for deps, candidates in by_set.items():
+        needs = {name: _needed(weights, name) for name in candidates}
+        measured = [n for n, states in candidates.items() if all(states.get(s) for s in needs[n])]
+        measured.sort(key=lambda n: _expected(candidates[n], needs[n], statistics.median))
+        leading |= {(deps, name) for name in measured[:EXPECTED_PODIUM]}
+        if keep in candidates:
+            leading.add((deps, keep))
+    return leading
+
+
 def _needed(weights: Mapping[str, Mapping[str, float]], scenario: str) -> dict[str, float]:
     shares = weights.get(scenario, {"cold": 1.0})
     return {state: share for state, share in shares.items() if share > 0}

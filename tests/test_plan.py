@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from bench.errors import BenchError
-from bench.plan import PlanOptions, build_plan, shipped_scenarios
+from bench.plan import PlanOptions, RunRequest, build_plan, shipped_scenarios
 
 
 def test_default_matrix_covers_every_scenario_set_and_state():
@@ -19,6 +19,23 @@ def test_default_matrix_covers_every_scenario_set_and_state():
     assert "venv-cache/native/partial" in cells
     scenarios = {t.cell.scenario.name for t in trials}
     assert scenarios == set(shipped_scenarios())
+
+
+def test_the_main_jobs_matrix_is_cold_and_warm_one_round_planned_the_rest_added():
+    options = RunRequest(reps="auto").options()
+    trials = build_plan(options)
+    assert {t.repetition for t in trials} == {1}  # bench.stopping adds the next rounds
+    assert {t.cell.state for t in trials} == {"cold", "warm"}  # partial: --states
+    assert {t.cell.scenario.name for t in trials} == set(shipped_scenarios())
+
+
+def test_weights_leave_out_the_states_a_scenario_never_meets():
+    weights = {"pip-cache": {"warm": 0.9, "partial": 0.0, "cold": 0.1}, "uv": {"warm": 1.0}}
+    options = PlanOptions(scenarios=["no-cache", "pip-cache", "uv"], deps=["cli"], reps=1,
+                          weights=weights)  # fmt: skip
+    cells = {t.cell.id for t in build_plan(options)}
+    assert cells == {"no-cache/cli/cold", "pip-cache/cli/cold", "pip-cache/cli/warm",
+                     "uv/cli/warm"}  # fmt: skip
 
 
 def test_rounds_hold_every_cell_once_in_a_seeded_shuffle():

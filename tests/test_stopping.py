@@ -12,6 +12,8 @@ from bench.stopping import (
     ROUND_LIMIT,
     SETTLED,
     converged,
+    expected_stop_reasons,
+    leading_candidates,
     median_interval,
     out_of_contention,
     ranking_settled,
@@ -124,3 +126,55 @@ def test_the_ranking_settles_among_contenders_without_waiting_for_those_behind()
     assert ranking_settled(totals)
     reasons = stop_reasons(totals, rounds=3)
     assert reasons[D] == OUT_OF_CONTENTION and reasons[C] in (CONVERGED, SETTLED)
+
+
+def cells(name, **states):
+    return {Cell("proj", name, state): values for state, values in states.items()}
+
+
+def test_advise_ranks_candidates_by_expected_time_and_keeps_the_baseline():
+    weights = {name: {"warm": 0.9, "cold": 0.1} for name in "abcde"}
+    totals = {
+        **cells("a", warm=[3.0], cold=[10.0]),
+        **cells("b", warm=[3.2], cold=[11.0]),
+        **cells("c", warm=[5.0], cold=[9.0]),  # expected 5.4: close enough to stay
+        **cells("d", warm=[20.0], cold=[30.0]),  # far behind
+        **cells("e", warm=[25.0], cold=[40.0]),  # far behind, but the baseline
+    }
+    reasons = expected_stop_reasons(totals, rounds=1, weights=weights, keep="e")
+    assert reasons[Cell("proj", "d", "warm")] == OUT_OF_CONTENTION
+    assert reasons[Cell("proj", "d", "cold")] == OUT_OF_CONTENTION
+    assert reasons[Cell("proj", "e", "warm")] is None
+    assert reasons[Cell("proj", "c", "cold")] is None
+
+
+def test_advise_settles_when_the_winner_is_clear_of_every_other_candidate():
+    weights = {name: {"warm": 0.8, "cold": 0.2} for name in "abc"}
+    rng = random.Random(3)
+
+    def noisy(center):
+        return [center * (1 + rng.uniform(-0.2, 0.2)) for _ in range(4)]
+
+    totals = {
+        **cells("a", warm=noisy(3), cold=noisy(10)),
+        **cells("b", warm=noisy(6), cold=noisy(12)),
+        **cells("c", warm=noisy(9), cold=noisy(14)),
+    }
+    reasons = expected_stop_reasons(totals, rounds=4, weights=weights)
+    assert reasons[Cell("proj", "a", "warm")] == SETTLED  # noisy, but nothing can overtake it
+    tied = {**totals, **cells("b", warm=noisy(3), cold=noisy(10))}
+    reasons = expected_stop_reasons(tied, rounds=4, weights=weights)
+    assert reasons[Cell("proj", "a", "warm")] is None  # a and b overlap: more trials
+
+
+def test_the_leaders_and_the_baseline_are_the_cells_a_round_runs_first():
+    weights = {name: {"warm": 0.9, "cold": 0.1} for name in "abcd"}
+    totals = {
+        **cells("a", warm=[3.0], cold=[10.0]),
+        **cells("b", warm=[3.2], cold=[11.0]),
+        **cells("c", warm=[5.0], cold=[9.0]),
+        **cells("d", warm=[6.0], cold=[]),  # not measured in every state yet
+    }
+    assert leading_candidates(totals, weights) == {("proj", "a"), ("proj", "b")}
+    with_baseline = {("proj", "a"), ("proj", "b"), ("proj", "d")}
+    assert leading_candidates(totals, weights, keep="d") == with_baseline
