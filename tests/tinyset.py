@@ -19,7 +19,7 @@ from bench.runner.pythons import select_interpreter
 from tests.packages import build_sdist, build_wheel
 from tests.repack import repack_closure
 
-TOOLS = ["poetry", "pipenv", "uv", "pytest"]
+TOOLS = ["poetry", "pipenv", "uv", "pytest", "pipx", "pip"]  # pipx (and its pip): poetry.yml
 CURRENT = {"tinyone": "1.0", "tinytwo": "2.0", "tinysrc": "0.5"}
 PREVIOUS = {"tinyone": "0.9", "tinysrc": "0.5"}
 TEST_TINY = """\
