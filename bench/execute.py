@@ -448,6 +448,9 @@ def _next_round(state: RunState, repetition: int, first_order: int) -> list[Tria
     if options.weights:  # advise: the leaders' cells first (shuffled among themselves)
         leading = stopping.leading_candidates(so_far, options.weights, options.baseline)
         going_on.sort(key=lambda c: (c.identity.deps, c.identity.scenario) not in leading)
+    else:  # the podiums' and the reference cells first (shuffled among themselves)
+        podiums = stopping.podium_cells(so_far)
+        going_on.sort(key=lambda c: c.identity not in podiums)
     added = [Trial(cell, repetition, order=first_order + i) for i, cell in enumerate(going_on)]
     state.trials += added
     return added

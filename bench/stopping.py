@@ -14,10 +14,14 @@ After at least ``MIN_ROUNDS`` rounds, a cell stops when
 
 - **converged**: the 95 % bootstrap interval of its median lies within ±5 % of the median; or
 - **ranking settled**: its set's ranking is settled, meaning that within one set and cache
-  state, the fastest three cells by median total have separated 95 % intervals of their
-  medians (first's upper bound below second's lower bound, second's below third's, and third's
-  below the fourth contender's, if any; cells out of contention are behind by construction),
-  so more trials would not reorder the top three; or
+  state, each pair of neighbours among the ``PODIUM`` fastest contenders by median (and the
+  third against the fourth, if any) is told apart by the 95 % bootstrap interval of the ratio
+  of their medians: **faster** when it lies above 1 (the test ``compare`` and ``advise`` use),
+  **tied** when it lies within ±``TIE`` (a difference too small to matter, which more trials
+  would only confirm); cells out of contention are behind by construction; or
+- **behind the podium**: a contender outside the ``PODIUM`` surely slower than the third (the
+  same test): its place relative to the top three is known, and further trials would only
+  refine a figure nobody ranks by; or
 - **budget**: the run's time budget is spent (checked by the caller before each trial); or
 - **round limit**: ``MAX_ROUNDS`` rounds ran without either of the above; or
 - **failing**: none of its trials succeeded (more would fail alike and spend the budget; it is
@@ -44,6 +48,7 @@ PODIUM = 3
 RESAMPLES = 1000
 CONTENTION_MARGIN = 1.5  # out of contention: fastest trial over 1.5x the podium's slowest ...
 CONTENTION_GAP_S = 1.5  # ... and at least 1.5 s slower (a 3 s job's noise is a second or so)
+TIE = 0.05  # neighbours whose medians' ratio is surely within ±5 % are tied
 
 CONVERGED = "converged"
 SETTLED = "ranking settled"
@@ -51,6 +56,11 @@ BUDGET = "budget spent"
 ROUND_LIMIT = "round limit"
 FAILING = "every trial failed"
 OUT_OF_CONTENTION = "out of contention"
+BEHIND = "behind the podium"
+
+FASTER = "faster than"
+TIED = "ties with"
+UNSURE = "not yet told apart from"
 
 
 @dataclass(frozen=True)
@@ -94,19 +104,76 @@ def out_of_contention(totals: Mapping[Cell, Sequence[float]]) -> set[Cell]:
     return {c for c in ranked[PODIUM:] if min(measured[c]) > bar and not c.is_reference}
 
 
-def ranking_settled(totals: Mapping[Cell, Sequence[float]], seed: int = 0) -> bool:
-    """Whether the fastest ``PODIUM`` contenders (or all, if fewer) are separated from each other.
-
-    Cells out of contention are behind the podium already and need no interval of their own.
-    """
-    contenders = {c: v for c, v in totals.items() if c not in out_of_contention(totals)}
-    if any(len(values) < MIN_ROUNDS for values in contenders.values()) or len(contenders) < 2:
-        return False
-    intervals = sorted(
-        (median_interval(values, seed) for values in contenders.values()), key=lambda i: i.median
+def ratio_interval(
+    first: Sequence[float], second: Sequence[float], seed: int = 0
+) -> MedianInterval:
+    """``median(second) / median(first)`` and its 95 % bootstrap interval, both resampled."""
+    rng = random.Random(seed)
+    ratios = sorted(
+        statistics.median(rng.choices(second, k=len(second)))
+        / statistics.median(rng.choices(first, k=len(first)))
+        for _ in range(RESAMPLES)
     )
-    podium = intervals[: PODIUM + 1] if len(intervals) > PODIUM else intervals
-    return all(a.high < b.low for a, b in itertools.pairwise(podium))
+    center = statistics.median(second) / statistics.median(first)
+    return MedianInterval(
+        center, ratios[int(0.025 * (RESAMPLES - 1))], ratios[int(0.975 * (RESAMPLES - 1))]
+    )
+
+
+def relation(first: Sequence[float], second: Sequence[float], seed: int = 0) -> str:
+    """How ``first`` (the faster median) stands against ``second``: ``FASTER``, ``TIED`` or
+    ``UNSURE`` (also with fewer than ``MIN_ROUNDS`` trials on either side)."""
+    if len(first) < MIN_ROUNDS or len(second) < MIN_ROUNDS:
+        return UNSURE
+    ratio = ratio_interval(first, second, seed)
+    if ratio.low > 1:
+        return FASTER
+    if ratio.low >= 1 / (1 + TIE) and ratio.high <= 1 + TIE:
+        return TIED
+    return UNSURE
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    first: Cell
+    relation: str  # FASTER, TIED or UNSURE
+    second: Cell
+
+
+def podium(totals: Mapping[Cell, Sequence[float]], seed: int = 0) -> list[Neighbours]:
+    """The contenders of one set and state by median, each ``PODIUM`` neighbour pair (and the
+    third against the fourth) with how they stand; cells out of contention are left out."""
+    contenders = {c: v for c, v in totals.items() if v and c not in out_of_contention(totals)}
+    ranked = sorted(contenders, key=lambda cell: statistics.median(contenders[cell]))
+    return [
+        Neighbours(a, relation(contenders[a], contenders[b], seed), b)
+        for a, b in itertools.pairwise(ranked[: PODIUM + 1])
+    ]
+
+
+def ranking_settled(totals: Mapping[Cell, Sequence[float]], seed: int = 0) -> bool:
+    """Whether every neighbour pair on the podium is told apart (faster or tied), every
+    contender having ``MIN_ROUNDS`` trials (one with fewer might belong on the podium)."""
+    behind = out_of_contention(totals)
+    contenders = [v for c, v in totals.items() if v and c not in behind]
+    if len(contenders) < 2 or any(len(values) < MIN_ROUNDS for values in contenders):
+        return False
+    return all(pair.relation != UNSURE for pair in podium(totals, seed))
+
+
+def behind_the_podium(totals: Mapping[Cell, Sequence[float]], seed: int = 0) -> set[Cell]:
+    """Contenders outside the podium surely slower than the third (``relation``)."""
+    behind = out_of_contention(totals)
+    contenders = {c: v for c, v in totals.items() if v and c not in behind}
+    ranked = sorted(contenders, key=lambda cell: statistics.median(contenders[cell]))
+    if len(ranked) <= PODIUM or len(contenders[ranked[PODIUM - 1]]) < MIN_ROUNDS:
+        return set()
+    third = contenders[ranked[PODIUM - 1]]
+    return {
+        cell
+        for cell in ranked[PODIUM:]
+        if not cell.is_reference and relation(third, contenders[cell], seed) == FASTER
+    }
 
 
 def stop_reasons(
@@ -121,6 +188,7 @@ def stop_reasons(
         if values:
             groups.setdefault((cell.deps, cell.state), {})[cell] = values
     behind = set().union(*(out_of_contention(group) for group in groups.values()))
+    trailing = set().union(*(behind_the_podium(group, seed) for group in groups.values()))
     settled = {key for key, group in groups.items() if ranking_settled(group, seed)}
     reasons: dict[Cell, str | None] = {}
     for cell, values in totals.items():
@@ -134,11 +202,27 @@ def stop_reasons(
             reasons[cell] = CONVERGED
         elif (cell.deps, cell.state) in settled:
             reasons[cell] = SETTLED
+        elif cell in trailing:
+            reasons[cell] = BEHIND
         elif rounds >= MAX_ROUNDS:
             reasons[cell] = ROUND_LIMIT
         else:
             reasons[cell] = None
     return reasons
+
+
+def podium_cells(totals: Mapping[Cell, Sequence[float]]) -> set[Cell]:
+    """Each set and state's ``PODIUM`` fastest cells so far, and the reference cells: the
+    comparisons the ranking needs, so their cells go first in a round and a budget that runs
+    out mid-round cuts the others."""
+    groups: dict[tuple[str, str], dict[Cell, Sequence[float]]] = {}
+    for cell, values in totals.items():
+        if values:
+            groups.setdefault((cell.deps, cell.state), {})[cell] = values
+    leading = {cell for cell in totals if cell.is_reference}
+    for group in groups.values():
+        leading |= set(sorted(group, key=lambda cell: statistics.median(group[cell]))[:PODIUM])
+    return leading
 
 
 # --- advise: candidates ranked by expected time -------------------------------------------
@@ -260,24 +344,36 @@ def _expected_settled(
     needs: Mapping[str, Mapping[str, float]],
     seed: int,
 ) -> bool:
-    """The winner's expected-time interval is below every other contender's, each from at
-    least ``MIN_ROUNDS`` trials in every state it meets."""
+    """The winner is told apart from every other contender, each from at least
+    ``MIN_ROUNDS`` trials in every state it meets: its expected time's interval below the
+    other's, or tied (the interval of their ratio, draw by draw, within ±``TIE``)."""
     enough = all(len(contenders[n][s]) >= MIN_ROUNDS for n in contenders for s in needs[n])
     if len(contenders) < 2 or not enough:
         return False
     rng = random.Random(seed)
-    intervals = []
-    for name, states in contenders.items():
-        draws = sorted(
+    draws = {
+        name: [
             sum(
                 share * statistics.median(rng.choices(states[s], k=len(states[s])))
                 for s, share in needs[name].items()
             )
             for _ in range(RESAMPLES)
-        )
-        center = _expected(states, needs[name], statistics.median)
-        low, high = draws[int(0.025 * (RESAMPLES - 1))], draws[int(0.975 * (RESAMPLES - 1))]
-        intervals.append(MedianInterval(center, low, high))
-    intervals.sort(key=lambda i: i.median)
-    winner, others = intervals[0], intervals[1:]
-    return all(winner.high < other.low for other in others)
+        ]
+        for name, states in contenders.items()
+    }
+    centers = {name: _expected(states, needs[name], statistics.median)
+               for name, states in contenders.items()}  # fmt: skip
+    winner = min(centers, key=centers.__getitem__)
+
+    def bounds(values: Sequence[float]) -> tuple[float, float]:
+        ordered = sorted(values)
+        return ordered[int(0.025 * (RESAMPLES - 1))], ordered[int(0.975 * (RESAMPLES - 1))]
+
+    winner_high = bounds(draws[winner])[1]
+    for name in contenders:
+        if name == winner or winner_high < bounds(draws[name])[0]:
+            continue
+        low, high = bounds([o / w for o, w in zip(draws[name], draws[winner], strict=True)])
+        if not (low >= 1 / (1 + TIE) and high <= 1 + TIE):
+            return False
+    return True

@@ -81,6 +81,7 @@ def fake_jobs(monkeypatch, tmp_path):
 
     monkeypatch.setattr(execute, "run_job", run_job)
     monkeypatch.setattr(execute, "prepare_pythons", lambda *_args, **_kwargs: None)
+    monkeypatch.setattr(execute, "prepare_pipx", lambda *_args, **_kwargs: None)
     wheelhouse = tmp_path / "wheelhouse"
     wheelhouse.mkdir()
     build_wheel(wheelhouse, "tinyone", "1.0")

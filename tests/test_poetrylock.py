@@ -16,7 +16,7 @@ SHAPES = {
     "pep621": '[project]\nname = "demo"\nversion = "1"\nrequires-python = ">=3.9"\n'
     'dependencies = ["attrs>=22", "click"]\n\n'
     '[project.optional-dependencies]\nfast = ["orjson"]\n\n'
-    "[tool.poetry.group.dev.dependencies]\npytest = \"^8\"\n",
+    '[tool.poetry.group.dev.dependencies]\npytest = "^8"\n',
     "legacy": '[tool.poetry]\nname = "demo"\nversion = "1"\ndescription = ""\nauthors = []\n\n'
     '[tool.poetry.dependencies]\npython = "^3.9"\nattrs = "^25"\n\n'
     '[tool.poetry.group.test.dependencies]\npytest = "*"\n',
@@ -129,7 +129,8 @@ def test_a_project_that_already_reads_the_mirror_is_left_alone(tmp_path):
 
 def test_sources_written_inline_give_a_notice_and_nothing_is_written(tmp_path):
     text = SHAPES["legacy"].replace(
-        "[tool.poetry]\n", '[tool.poetry]\nsource = [{name = "corp", url = "https://corp.invalid/"}]\n'
+        "[tool.poetry]\n",
+        '[tool.poetry]\nsource = [{name = "corp", url = "https://corp.invalid/"}]\n',
     )
     (tmp_path / "pyproject.toml").write_text(text)
     (tmp_path / "poetry.lock").write_text(LOCK)

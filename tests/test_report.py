@@ -8,6 +8,7 @@ import json
 import pytest
 
 from bench import cli, results
+from bench.report.render import short_summary
 from tests.helpers import RUN_INFO, make_run, trials
 
 
@@ -92,3 +93,33 @@ def test_the_report_says_why_cells_stopped_and_warns_of_a_busy_machine(tmp_path)
     assert "- load average 3.10 on 2 core(s)" in text
     assert "1 trial(s) ran while other processes used over 30% of the CPU (highest 45%)" in text
     assert "cli / no-cache / cold: 1 trial(s) ran on a busy machine" in text
+
+
+def _spread(records, factors):
+    """The same trials with their totals scaled by ``factors`` (noise, so intervals overlap)."""
+    return [
+        dataclasses.replace(r, total_ns=int(r.total_ns * f))
+        for r, f in zip(records, factors, strict=True)
+    ]
+
+
+def test_the_report_shows_each_podium_and_whether_it_is_settled(tmp_path, capsys):
+    noise = (1.0, 1.02, 0.99, 1.01)
+    records = trials("cli", "no-cache", "cold", install=10.0)
+    records += _spread(trials("cli", "venv-cache", "warm", install=0.5, n=4), noise)
+    records += _spread(trials("cli", "uv", "warm", install=0.52, n=4), noise[::-1])
+    records += trials("cli", "pip-cache", "warm", install=4.0)
+    records += _spread(trials("cli", "pip-cache", "cold", install=9.0), (1.0, 1.3, 0.8))
+    records += _spread(trials("cli", "uv", "cold", install=9.2), (0.85, 1.2, 1.0))
+    run = make_run(tmp_path / "run", records)
+    assert cli.main(["report", str(run)]) == 0
+    text = (run / "report.md").read_text()
+    assert "## The podium of each set" in text
+    assert (
+        "- cli, warm: venv-cache 2.5 s (n=4) *ties with* uv 2.5 s (n=4) *faster than* "
+        "pip-cache 6.0 s (n=3): settled" in text
+    )
+    assert "- cli, cold: pip-cache 11.0 s (n=3) *not yet told apart from* " in text
+    assert text.count("**not settled**") == 1
+    summary = short_summary(run)
+    assert "cli, warm: venv-cache 2.5 s (n=4)" in summary and "; ties with uv" in summary

@@ -5,18 +5,26 @@ from __future__ import annotations
 import random
 
 from bench.stopping import (
+    BEHIND,
     CONVERGED,
     FAILING,
+    FASTER,
     MAX_ROUNDS,
     OUT_OF_CONTENTION,
     ROUND_LIMIT,
     SETTLED,
+    TIED,
+    UNSURE,
+    behind_the_podium,
     converged,
     expected_stop_reasons,
     leading_candidates,
     median_interval,
     out_of_contention,
+    podium,
+    podium_cells,
     ranking_settled,
+    relation,
     stop_reasons,
 )
 from bench.vocabulary import Cell
@@ -128,6 +136,58 @@ def test_the_ranking_settles_among_contenders_without_waiting_for_those_behind()
     assert reasons[D] == OUT_OF_CONTENTION and reasons[C] in (CONVERGED, SETTLED)
 
 
+def test_neighbours_within_five_percent_of_each_other_tie_and_the_ranking_settles():
+    totals = {
+        A: [10.0, 10.3, 10.1, 9.9, 10.2],
+        B: [10.1, 10.0, 10.35, 10.2, 9.95],  # overlaps A, and surely within ±5 % of it
+        C: [15.0, 15.2, 14.9],
+        D: [20.0, 20.1, 19.9],
+    }
+    assert [(p.first, p.relation, p.second) for p in podium(totals)] == [
+        (A, TIED, B),
+        (B, FASTER, C),
+        (C, FASTER, D),
+    ]
+    assert ranking_settled(totals)
+
+
+def test_neighbours_too_noisy_to_tell_apart_keep_the_ranking_open():
+    assert relation([5.0, 9.0, 7.0], [6.0, 8.5, 7.5]) == UNSURE
+    assert relation([10.0, 10.1], [20.0, 20.1, 20.2]) == UNSURE  # two trials: nothing said
+    assert relation([10.0, 10.1, 10.05], [10.8, 10.9, 10.85]) == FASTER  # 8 % apart, tight
+    # 8 % apart and overlapping: neither faster nor surely within ±5 %
+    noisy_a, noisy_b = [9.0, 10.0, 11.0, 10.5], [9.8, 10.8, 11.8, 10.3]
+    assert relation(noisy_a, noisy_b) == UNSURE
+    totals = {A: noisy_a, B: noisy_b, C: [20.0, 20.5, 21.0]}
+    assert not ranking_settled(totals)
+    assert stop_reasons(totals, rounds=4)[A] is None
+
+
+def test_a_contender_clear_of_the_third_stops_behind_the_podium():
+    totals = {
+        A: [9.0, 10.0, 11.0],
+        B: [10.0, 11.0, 12.0],
+        C: [11.0, 12.0, 12.5],
+        D: [13.5, 15.0, 16.0],  # clear of C's interval, though not out of contention
+        E: [12.2, 13.0, 14.0],  # overlaps C: it might belong on the podium
+    }
+    assert out_of_contention(totals) == set()
+    assert behind_the_podium(totals) == {D}
+    reasons = stop_reasons(totals, rounds=3)
+    assert reasons[D] == BEHIND and reasons[E] is None and reasons[A] is None
+    reference = Cell("cli", "no-cache", "cold")
+    cold = {Cell("cli", c.scenario, "cold"): v for c, v in totals.items()}
+    assert behind_the_podium({**cold, reference: [13.6, 15.1, 16.2]}) == {
+        Cell("cli", "d", "cold")
+    }  # the reference is never left behind: every speed-up needs its interval
+
+
+def test_a_round_runs_the_podiums_and_the_reference_first():
+    reference = Cell("cli", "no-cache", "cold")
+    totals = {A: [3.0], B: [3.5], C: [4.0], D: [4.5], reference: [9.0], E: []}
+    assert podium_cells(totals) == {A, B, C, reference}
+
+
 def cells(name, **states):
     return {Cell("proj", name, state): values for state, values in states.items()}
 
@@ -165,6 +225,17 @@ def test_advise_settles_when_the_winner_is_clear_of_every_other_candidate():
     tied = {**totals, **cells("b", warm=noisy(3), cold=noisy(10))}
     reasons = expected_stop_reasons(tied, rounds=4, weights=weights)
     assert reasons[Cell("proj", "a", "warm")] is None  # a and b overlap: more trials
+    # a and b tie within ±5 % on expected time (mostly warm); their cold cells have not
+    # converged, but more trials of them would not change the answer
+    close = {
+        **totals,
+        **cells("a", warm=[3.0, 3.02, 2.99, 3.01], cold=[8.5, 10.0, 11.5, 9.0]),
+        **cells("b", warm=[3.01, 2.98, 3.02, 3.0], cold=[11.0, 9.5, 8.8, 10.2]),
+    }
+    mostly_warm = {name: {"warm": 0.95, "cold": 0.05} for name in "abc"}
+    reasons = expected_stop_reasons(close, rounds=4, weights=mostly_warm)
+    assert reasons[Cell("proj", "a", "cold")] == SETTLED
+    assert reasons[Cell("proj", "b", "cold")] == SETTLED
 
 
 def test_the_leaders_and_the_baseline_are_the_cells_a_round_runs_first():

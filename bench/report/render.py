@@ -10,14 +10,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import results
+from bench import results, stopping
 from bench.errors import BenchError
 from bench.history.ranking import with_history_ranking
 from bench.report import plots, tables
 from bench.report.claims import evaluate_claims
 from bench.results import TrialRecord
-from bench.stats import BUSY_THRESHOLD, MIN_TRIALS, CellStats, Interval, cell_stats
-from bench.vocabulary import REFERENCE_SCENARIO, REFERENCE_STATE
+from bench.stats import (
+    BUSY_THRESHOLD,
+    MIN_TRIALS,
+    CellStats,
+    Interval,
+    cell_stats,
+    successful_totals,
+)
+from bench.vocabulary import REFERENCE_SCENARIO, REFERENCE_STATE, Cell
 
 REFERENCE = REFERENCE_SCENARIO
 
@@ -75,6 +82,7 @@ def short_summary(run_dir: Path, seed: int = 0) -> str:
     speed-up and interval, then the warnings that matter."""
     run_info, records = load_run(run_dir)
     cells = cell_stats(records, reference=REFERENCE, seed=seed)
+    totals = successful_totals(records)
     lines = [f"summary of {run_dir.name} (speed-up against {REFERENCE} {REFERENCE_STATE}):"]
     for deps in sorted({c.deps for c in cells}):
         for state in ("warm", "cold"):
@@ -89,13 +97,44 @@ def short_summary(run_dir: Path, seed: int = 0) -> str:
             assert best.speedup is not None and best.total is not None
             lines.append(
                 f"  {deps}, {state}: {best.scenario} {best.total.median:.1f} s (n={best.n}), "
-                f"{interval_words(best.speedup)}"
+                f"{interval_words(best.speedup)}{_runner_up(totals, best.cell, seed)}"
             )
     warnings = summary_warnings(run_info, records, cells)
     if warnings:
         lines.append("warnings:")
         lines += [f"  - {w}" for w in warnings]
     return "\n".join(lines)
+
+
+def podium_lines(records: Sequence[TrialRecord], seed: int = 0) -> list[str]:
+    """Per set and state, the fastest cells in order with how each stands against the next,
+    and whether that podium is settled (``bench.stopping``'s rule, on the same totals)."""
+    groups: dict[tuple[str, str], dict[Cell, list[float]]] = {}
+    for cell, values in successful_totals(records).items():
+        groups.setdefault((cell.deps, cell.state), {})[cell] = values
+    lines = []
+    for (deps, state), group in sorted(groups.items()):
+        pairs = stopping.podium(group, seed)
+        if not pairs:
+            continue
+        words = [_seconds(pairs[0].first, group)]
+        words += [f"*{pair.relation}* {_seconds(pair.second, group)}" for pair in pairs]
+        settled = "settled" if stopping.ranking_settled(group, seed) else "**not settled**"
+        lines.append(f"{deps}, {state}: {' '.join(words)}: {settled}")
+    return lines
+
+
+def _seconds(cell: Cell, group: dict[Cell, list[float]]) -> str:
+    return f"{cell.scenario} {statistics.median(group[cell]):.1f} s (n={len(group[cell])})"
+
+
+def _runner_up(totals: dict[Cell, list[float]], best: Cell, seed: int) -> str:
+    """ "; ties with X" / "; not yet told apart from X" when the fastest is not clear."""
+    group = {c: v for c, v in totals.items() if (c.deps, c.state) == (best.deps, best.state)}
+    pairs = stopping.podium(group, seed)
+    if not pairs or pairs[0].first != best or pairs[0].relation == stopping.FASTER:
+        return ""
+    return f"; {pairs[0].relation} {pairs[0].second.scenario}"
 
 
 def summary_warnings(
@@ -161,6 +200,13 @@ def report_text(
     parts.append("## What the numbers say\n")
     for deps in sets:
         parts.append(_findings(cells, deps))
+    parts.append("## The podium of each set\n")
+    parts += [f"- {line}" for line in podium_lines(records)]
+    parts.append(
+        "\nNeighbours are told apart by the 95 % bootstrap interval of the ratio of their "
+        f"medians: above 1, *faster than*; within ±{stopping.TIE:.0%}, *ties with*; otherwise "
+        "they are *not yet told apart*, and the podium is not settled.\n"
+    )
     for deps in sets:
         parts.append(f"## {deps}\n")
         table = tables.set_table(cells, deps, table_format)
@@ -180,11 +226,11 @@ def report_text(
         parts.append(f"- **{claim.text}** Verdict: **{claim.verdict}**.")
         parts += [f"  - {line}" for line in claim.evidence]
     parts.append("")
-    stopping = run_info.get("stopping") or {}
-    if stopping:
+    stopped = run_info.get("stopping") or {}
+    if stopped:
         parts.append("## Why each cell stopped\n")
         by_reason: dict[str, list[str]] = {}
-        for cell_id, reason in sorted(stopping.items()):
+        for cell_id, reason in sorted(stopped.items()):
             by_reason.setdefault(reason, []).append(cell_id)
         if len(by_reason) == 1:
             parts.append(f"Every cell: **{next(iter(by_reason))}**.")

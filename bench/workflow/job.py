@@ -67,6 +67,7 @@ def _runs_tests(script: str) -> bool:
         for command in _COMMANDS.split(joined)
     )
 
+
 __all__ = ["JobFailure", "JobResult", "JobRun", "StepRecord"]
 
 
