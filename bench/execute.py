@@ -198,17 +198,23 @@ def fill_wheelhouse(
     Sets that are not pinned with hashes are resolved first, into ``resolved_in``.
     """
     print("preparing: filling the wheelhouse (nothing is downloaded twice)", file=out)
-    for requirements in wheelhouse_requirements(sets, resolved_in, target):
-        fetch([requirements], wheelhouse=wheelhouse, python_version=target.python_version)
+    for requirements, python_version in wheelhouse_requirements(sets, resolved_in, target):
+        fetch([requirements], wheelhouse=wheelhouse, python_version=python_version)
 
 
 def wheelhouse_requirements(
     sets: Iterable[DependencySet], resolved_in: Path, target: Target = RUNNER_TARGET
-) -> list[Path]:
-    """Every pinned file the jobs and the lock files need from the mirror."""
-    files = tool_requirements(resolved_in, target)
+) -> list[tuple[Path, str]]:
+    """Every pinned file the jobs and the lock files need from the mirror, each with the
+    Python its files are for. Besides the job's Python, the runner's own: pipx, and the tools
+    it installs (``pipx install poetry``), run on the image's Python whatever the job sets up."""
+    files = [(path, target.python_version) for path in tool_requirements(resolved_in, target)]
+    if minor_of(target.python_version) != RUNNER_TARGET.python_version:
+        files += [(path, RUNNER_TARGET.python_version) for path in tool_requirements(resolved_in)]
     for deps in sorted(set(sets), key=lambda d: d.name):
-        files += set_requirements(deps, resolved_in, target)
+        files += [
+            (path, target.python_version) for path in set_requirements(deps, resolved_in, target)
+        ]
     return files
 
 

@@ -133,6 +133,26 @@ def relation(first: Sequence[float], second: Sequence[float], seed: int = 0) -> 
     return UNSURE
 
 
+def by_set_and_state(
+    totals: Mapping[Cell, Sequence[float]],
+) -> dict[tuple[str, str], dict[Cell, Sequence[float]]]:
+    """The measured cells grouped by ``(set, state)``: the groups a ranking is judged in."""
+    groups: dict[tuple[str, str], dict[Cell, Sequence[float]]] = {}
+    for cell, values in totals.items():
+        if values:
+            groups.setdefault((cell.deps, cell.state), {})[cell] = values
+    return groups
+
+
+def _ranked_contenders(
+    totals: Mapping[Cell, Sequence[float]],
+) -> tuple[list[Cell], dict[Cell, Sequence[float]]]:
+    """One group's measured cells not out of contention, fastest median first."""
+    behind = out_of_contention(totals)
+    contenders = {c: v for c, v in totals.items() if v and c not in behind}
+    return sorted(contenders, key=lambda c: statistics.median(contenders[c])), contenders
+
+
 @dataclass(frozen=True)
 class Neighbours:
     first: Cell
@@ -143,8 +163,7 @@ class Neighbours:
 def podium(totals: Mapping[Cell, Sequence[float]], seed: int = 0) -> list[Neighbours]:
     """The contenders of one set and state by median, each ``PODIUM`` neighbour pair (and the
     third against the fourth) with how they stand; cells out of contention are left out."""
-    contenders = {c: v for c, v in totals.items() if v and c not in out_of_contention(totals)}
-    ranked = sorted(contenders, key=lambda cell: statistics.median(contenders[cell]))
+    ranked, contenders = _ranked_contenders(totals)
     return [
         Neighbours(a, relation(contenders[a], contenders[b], seed), b)
         for a, b in itertools.pairwise(ranked[: PODIUM + 1])
@@ -154,18 +173,15 @@ def podium(totals: Mapping[Cell, Sequence[float]], seed: int = 0) -> list[Neighb
 def ranking_settled(totals: Mapping[Cell, Sequence[float]], seed: int = 0) -> bool:
     """Whether every neighbour pair on the podium is told apart (faster or tied), every
     contender having ``MIN_ROUNDS`` trials (one with fewer might belong on the podium)."""
-    behind = out_of_contention(totals)
-    contenders = [v for c, v in totals.items() if v and c not in behind]
-    if len(contenders) < 2 or any(len(values) < MIN_ROUNDS for values in contenders):
+    _ranked, contenders = _ranked_contenders(totals)
+    if len(contenders) < 2 or any(len(v) < MIN_ROUNDS for v in contenders.values()):
         return False
     return all(pair.relation != UNSURE for pair in podium(totals, seed))
 
 
 def behind_the_podium(totals: Mapping[Cell, Sequence[float]], seed: int = 0) -> set[Cell]:
     """Contenders outside the podium surely slower than the third (``relation``)."""
-    behind = out_of_contention(totals)
-    contenders = {c: v for c, v in totals.items() if v and c not in behind}
-    ranked = sorted(contenders, key=lambda cell: statistics.median(contenders[cell]))
+    ranked, contenders = _ranked_contenders(totals)
     if len(ranked) <= PODIUM or len(contenders[ranked[PODIUM - 1]]) < MIN_ROUNDS:
         return set()
     third = contenders[ranked[PODIUM - 1]]
@@ -183,10 +199,7 @@ def stop_reasons(
 
     The ranking is judged per set and state (a warm cell is not ranked against a cold one).
     """
-    groups: dict[tuple[str, str], dict[Cell, Sequence[float]]] = {}
-    for cell, values in totals.items():
-        if values:
-            groups.setdefault((cell.deps, cell.state), {})[cell] = values
+    groups = by_set_and_state(totals)
     behind = set().union(*(out_of_contention(group) for group in groups.values()))
     trailing = set().union(*(behind_the_podium(group, seed) for group in groups.values()))
     settled = {key for key, group in groups.items() if ranking_settled(group, seed)}
@@ -215,10 +228,7 @@ def podium_cells(totals: Mapping[Cell, Sequence[float]]) -> set[Cell]:
     """Each set and state's ``PODIUM`` fastest cells so far, and the reference cells: the
     comparisons the ranking needs, so their cells go first in a round and a budget that runs
     out mid-round cuts the others."""
-    groups: dict[tuple[str, str], dict[Cell, Sequence[float]]] = {}
-    for cell, values in totals.items():
-        if values:
-            groups.setdefault((cell.deps, cell.state), {})[cell] = values
+    groups = by_set_and_state(totals)
     leading = {cell for cell in totals if cell.is_reference}
     for group in groups.values():
         leading |= set(sorted(group, key=lambda cell: statistics.median(group[cell]))[:PODIUM])

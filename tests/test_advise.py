@@ -126,7 +126,18 @@ def test_a_clear_winner_is_significant_and_its_saving_is_against_the_baseline():
 
 def test_candidates_within_noise_are_a_tie():
     verdict = decide([times("a", 30, 10, 20), times("b", 30.2, 10.1, 20.1)], baseline="a")
-    assert verdict.significant is False
+    assert verdict.significant is False and verdict.tied
+
+
+def test_candidates_too_noisy_to_compare_are_not_yet_told_apart():
+    def noisy(name, scale):
+        wide = [0.7, 1.0, 1.3, 0.8, 1.2]
+        return CandidateTimes(
+            name, {s: [v * scale for v in wide] for s in ("cold", "warm", "partial")}, ALWAYS_WARM
+        )
+
+    verdict = decide([noisy("a", 10.0), noisy("b", 10.3)], baseline="a")
+    assert verdict.significant is False and not verdict.tied  # the ratio's interval: 0.8-1.4x
 
 
 def test_fewer_than_three_trials_give_no_interval_and_no_verdict():

@@ -302,3 +302,24 @@ def test_retry_busy_runs_a_busy_trial_again_at_the_end_of_its_round(fake_jobs, m
     assert [r.attempt for r in records] == [1, 1, 2]
     assert records[2].trial_id == records[0].trial_id and records[2].order > records[1].order
     assert len(results.latest_attempts(records)) == 2
+
+
+def test_a_job_on_another_python_also_gets_the_runners_own_tools(tmp_path, monkeypatch):
+    """pipx, and the poetry it installs, run on the image's Python whatever the job sets up:
+    their pins go to the wheelhouse for that Python too (a fresh machine's wheelhouse lacked
+    them, and ``pipx install poetry`` failed there)."""
+    compiled = []
+
+    def fake_compile(source, out, target):
+        compiled.append((source.name, target.python_version))
+        return out
+
+    monkeypatch.setattr(execute, "compile_file", fake_compile)
+    job_python = execute.Target(python_version="3.9")
+    pairs = execute.wheelhouse_requirements([], tmp_path, job_python)
+    shipped = sorted((execute.SCENARIOS_ROOT / "tools").glob("*.txt"))
+    assert {name for name, _ in compiled} == {p.with_suffix(".in").name for p in shipped}
+    assert all(python == "3.9" for _, python in compiled)
+    assert [(p, "3.11") for p in shipped] == [pair for pair in pairs if pair[1] == "3.11"]
+    assert any(p.name == "requirements.txt" and "pipx==" in p.read_text() for p in shipped)
+    assert execute.wheelhouse_requirements([], tmp_path) == [(p, "3.11") for p in shipped]

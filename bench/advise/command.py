@@ -200,10 +200,15 @@ def summary_lines(result: AdviseResult) -> list[str]:
     elif verdict is None:
         lines = ["advice: no recommendation (no candidate ran in every state it needs)"]
     else:
-        how = {True: "significantly faster than", False: "a tie with", None: "ahead of"}
+        how = {
+            True: "significantly faster than",
+            False: "not yet told apart from",
+            None: "ahead of",
+        }
         lines = [f"advice: use {verdict.winner}"]
         if verdict.runner_up:
-            lines.append(f"  {how[verdict.significant]} {verdict.runner_up}")
+            said = "ties (within ±5 %) with" if verdict.tied else how[verdict.significant]
+            lines.append(f"  {said} {verdict.runner_up}")
         if verdict.saving is not None:
             lines.append(f"  saves {verdict.saving.estimate:.1f} s per run against your job")
     lines.append(f"  {result.trials} trials in {result.seconds / 60:.1f} min")

@@ -5,7 +5,8 @@ miss * median(cold)``, the rates from replaying the repository's history through
 (``spec/history-replay.md``). Its uncertainty comes from the trials: each bootstrap draw
 resamples every state's trials, takes their medians and combines them with the same rates, so
 two candidates are compared draw by draw. The winner is the lowest expected time; it beats the
-runner-up only when the 95 % interval of their ratio leaves out 1, otherwise it is a tie.
+runner-up only when the 95 % interval of their ratio leaves out 1; they tie when it lies
+within ±5 % (``bench.stopping.TIE``), and are otherwise not yet told apart.
 A candidate with a state that has fewer than three successful trials has no interval, and no
 comparison that needs one is made.
 """
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from bench.history.expected import STATE_OF
 from bench.history.expected import expected_draws as history_draws
 from bench.stats import BOOTSTRAP_RESAMPLES, MIN_TRIALS, Interval
+from bench.stopping import TIE
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,12 @@ class Verdict:
     significant: bool | None  # None: not enough trials to say
     ratio: Interval | None  # runner-up's expected time over the winner's
     saving: Interval | None  # baseline's expected time minus the winner's, seconds per run
+
+    @property
+    def tied(self) -> bool:
+        """The runner-up is surely within ±``TIE`` of the winner: more trials would not help."""
+        ratio = self.ratio
+        return ratio is not None and ratio.low >= 1 / (1 + TIE) and ratio.high <= 1 + TIE
 
 
 def expected_draws(candidate: CandidateTimes, rng: random.Random, draws: int) -> list[float]:

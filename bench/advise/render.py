@@ -87,10 +87,15 @@ def _answer(advice: Advice) -> str:
             f"It is faster than the runner-up, {verdict.runner_up}, by {ratio.estimate:.2f}x "
             f"(95 % interval {ratio.low:.2f}-{ratio.high:.2f}x)."
         )
-    elif verdict.runner_up is not None:
+    elif verdict.runner_up is not None and verdict.ratio is not None:
+        ratio = verdict.ratio
+        if verdict.tied:
+            how = f"It ties with {verdict.runner_up}: their expected times are within ±5 %"
+        else:
+            how = f"It is not yet told apart from {verdict.runner_up}: more `--budget` would tell"
         lines.append(
-            f"It ties with {verdict.runner_up}: the interval of their ratio includes 1, so "
-            "choose the simpler of the two."
+            f"{how} (ratio {ratio.estimate:.2f}x, 95 % interval {ratio.low:.2f}-"
+            f"{ratio.high:.2f}x), so choose the simpler of the two."
         )
     saving = verdict.saving
     if saving is not None and verdict.winner != advice.baseline:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,9 +109,7 @@ def short_summary(run_dir: Path, seed: int = 0) -> str:
 def podium_lines(records: Sequence[TrialRecord], seed: int = 0) -> list[str]:
     """Per set and state, the fastest cells in order with how each stands against the next,
     and whether that podium is settled (``bench.stopping``'s rule, on the same totals)."""
-    groups: dict[tuple[str, str], dict[Cell, list[float]]] = {}
-    for cell, values in successful_totals(records).items():
-        groups.setdefault((cell.deps, cell.state), {})[cell] = values
+    groups = stopping.by_set_and_state(successful_totals(records))
     lines = []
     for (deps, state), group in sorted(groups.items()):
         pairs = stopping.podium(group, seed)
@@ -124,7 +122,7 @@ def podium_lines(records: Sequence[TrialRecord], seed: int = 0) -> list[str]:
     return lines
 
 
-def _seconds(cell: Cell, group: dict[Cell, list[float]]) -> str:
+def _seconds(cell: Cell, group: Mapping[Cell, Sequence[float]]) -> str:
     return f"{cell.scenario} {statistics.median(group[cell]):.1f} s (n={len(group[cell])})"
 
 
