@@ -266,6 +266,25 @@ def test_the_recommendation_gives_the_answer_first_with_its_numbers():
     assert "passes actionlint" in text
 
 
+def test_a_winner_whose_saving_may_be_nothing_does_not_replace_their_job():
+    from bench.advise.render import render
+
+    def noisy(name, scale):
+        wide = [0.7, 1.0, 1.3, 0.8, 1.2]
+        return CandidateTimes(
+            name, {s: [v * scale for v in wide] for s in ("cold", "warm", "partial")}, ALWAYS_WARM
+        )
+
+    candidates = [noisy("yours", 10.4), noisy("poetry", 10.0)]
+    verdict = decide(candidates, baseline="yours")
+    assert verdict.winner == "poetry" and verdict.saving_unsure
+    text = render(advice_for(candidates, verdict))
+    assert text.split("\n\n")[1].startswith("**Keep your job's caching for now.** poetry is ahead")
+    assert "not yet told apart from yours" in text and "The job to try is in" in text
+    clear = decide([noisy("yours", 30.0), noisy("poetry", 10.0)], baseline="yours")
+    assert not clear.saving_unsure
+
+
 def test_too_few_trials_are_said_not_hidden():
     from bench.advise.render import render
 

@@ -142,3 +142,29 @@ def test_a_wheel_built_for_another_python_does_not_count_as_there():
     assert pure in _usable_tags("3.9") and pure in _usable_tags("3.12")
     assert cp311 not in _usable_tags("3.9")
     assert Tag("cp39", "cp39", "manylinux_2_17_x86_64") in _usable_tags("3.9")
+
+
+def test_under_no_binary_a_wheel_of_the_pin_does_not_count_and_the_sdist_is_fetched(tmp_path):
+    """Another set's wheel of the same pin (markupsafe for the web set) must not stand in for
+    the sdist a ``--no-binary`` set builds: pip would find no file it may use."""
+    import shutil
+
+    from tests.packages import build_sdist, build_wheel
+
+    upstream_folder = tmp_path / "upstream"
+    upstream_folder.mkdir()
+    wheel = build_wheel(upstream_folder, "tinyboth", "1.0")
+    sdist = build_sdist(upstream_folder, "tinyboth", "1.0")
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    shutil.copy2(wheel, wheelhouse / wheel.name)  # what the other set brought
+    hashes = f"--hash=sha256:{sha256_of(wheel)} --hash=sha256:{sha256_of(sdist)}"
+    plain = tmp_path / "plain.txt"
+    plain.write_text(f"tinyboth==1.0 {hashes}\n")
+    sources = tmp_path / "sources.txt"
+    sources.write_text(f"--no-binary tinyboth\ntinyboth==1.0 {hashes}\n")
+    with MirrorServer(upstream_folder) as server:
+        assert fetch([plain], wheelhouse, index_url=server.index_url()).fetched == []
+        result = fetch([sources], wheelhouse, index_url=server.index_url())
+        assert result.fetched == [sdist.name]
+        assert fetch([sources], wheelhouse, index_url=server.index_url()).fetched == []

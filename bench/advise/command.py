@@ -205,7 +205,11 @@ def summary_lines(result: AdviseResult) -> list[str]:
             False: "not yet told apart from",
             None: "ahead of",
         }
-        lines = [f"advice: use {verdict.winner}"]
+        lines = [
+            f"advice: keep your job for now; {verdict.winner} is ahead, not surely"
+            if verdict.saving_unsure
+            else f"advice: use {verdict.winner}"
+        ]
         if verdict.runner_up:
             said = "ties (within ±5 %) with" if verdict.tied else how[verdict.significant]
             lines.append(f"  {said} {verdict.runner_up}")

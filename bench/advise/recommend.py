@@ -64,6 +64,11 @@ class Verdict:
     saving: Interval | None  # baseline's expected time minus the winner's, seconds per run
 
     @property
+    def saving_unsure(self) -> bool:
+        """The winner's saving against the baseline has an interval that includes 0."""
+        return self.saving is not None and self.saving.low <= 0 < self.saving.estimate
+
+    @property
     def tied(self) -> bool:
         """The runner-up is surely within ±``TIE`` of the winner: more trials would not help."""
         ratio = self.ratio

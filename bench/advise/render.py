@@ -73,6 +73,11 @@ def _answer(advice: Advice) -> str:
     lines = []
     if verdict.winner == advice.baseline:
         lines.append(f"**Keep your job's caching** ({verdict.winner}): nothing tried beats it.")
+    elif verdict.saving_unsure:
+        lines.append(
+            f"**Keep your job's caching for now.** {verdict.winner} is ahead of it, but the "
+            "95 % interval of what it saves includes 0 (below); a larger `--budget` would tell."
+        )
     else:
         lines.append(f"**Use {verdict.winner}.**")
     if verdict.significant is None:
@@ -116,7 +121,8 @@ def _answer(advice: Advice) -> str:
             if not advice.lint_findings
             else "actionlint finds: " + ("; ".join(advice.lint_findings))
         )
-        lines.append(f"The job to paste is in `{advice.recommended_file}` ({lint}).")
+        what = "to try" if verdict.saving_unsure else "to paste"
+        lines.append(f"The job {what} is in `{advice.recommended_file}` ({lint}).")
     return "\n\n".join(lines) + "\n"
 
 

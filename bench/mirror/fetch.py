@@ -93,10 +93,12 @@ def fetch(
     default: this interpreter's): a wheel built for another Python does not count as there."""
     wheelhouse.mkdir(parents=True, exist_ok=True)
     usable = _usable_tags(python_version)
-    present = {
+    files = scan_wheelhouse(wheelhouse)
+    sdists = {(f.project, f.sha256) for f in files if not f.is_wheel}
+    wheels = {
         (f.project, f.sha256)
-        for f in scan_wheelhouse(wheelhouse)
-        if not f.is_wheel or not usable.isdisjoint(parse_wheel_filename(f.filename)[3])
+        for f in files
+        if f.is_wheel and not usable.isdisjoint(parse_wheel_filename(f.filename)[3])
     }
     missing: list[Pin] = []
     options: list[str] = []
@@ -104,8 +106,11 @@ def fetch(
     for requirement_file in requirement_files:
         pins, file_options = read_pins(requirement_file)
         options.extend(o for o in file_options if o not in options)
+        sources_only = no_binary(file_options)
         for pin in pins:
             total += 1
+            # under --no-binary, pip takes only the sdist: another set's wheel does not count
+            present = sdists if {pin.project, ":all:"} & sources_only else sdists | wheels
             if not any((pin.project, digest) in present for digest in pin.hashes):
                 missing.append(pin)
     if not missing:
@@ -127,6 +132,16 @@ def fetch(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return FetchResult(fetched=fetched, already_there=total - len(missing))
+
+
+def no_binary(options: list[str]) -> set[str]:
+    """The projects (canonical names, or ``:all:``) that ``--no-binary`` options name."""
+    named: set[str] = set()
+    for option in options:
+        found = re.match(r"--no-binary[=\s]+(\S+)", option)
+        if found:
+            named |= {n if n == ":all:" else canonicalize_name(n) for n in found[1].split(",")}
+    return named
 
 
 def _running_version() -> str:
