@@ -25,7 +25,7 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,7 +54,7 @@ from bench.stats import BUSY_THRESHOLD, successful_totals
 from bench.trial import JobOutcome, TrialSetup, copy_store, observed_state_error, run_job
 from bench.workflow.expressions import ExpressionError, interpolate
 from bench.workflow.interpreters import choose_interpreter
-from bench.workflow.model import Step, Workflow
+from bench.workflow.model import Workflow
 from bench.workflow.setup_python import install_python, python_spec
 
 RESULTS_ROOT = Path(__file__).resolve().parents[1] / "results"
@@ -514,7 +514,7 @@ def prepare_pipx(workflows: dict[str, Workflow], setup: TrialSetup) -> None:
     calls pipx in a ``run:`` step, its own or a local action's; once per run (kept on resume)."""
     if setup.pipx_template is None or setup.pipx_template.is_dir():
         return
-    if not any(names_pipx(script) for w in workflows.values() for script in _run_scripts(w.steps)):
+    if not any(names_pipx(script) for w in workflows.values() for script in w.run_scripts()):
         return
     sandbox = create_sandbox(setup.runner_root, repo="prepare")
     try:
@@ -526,14 +526,6 @@ def prepare_pipx(workflows: dict[str, Workflow], setup: TrialSetup) -> None:
         raise BenchError(f"preparing pipx failed: {error}") from None
     finally:
         remove_sandbox(setup.runner_root)
-
-
-def _run_scripts(steps: Iterable[Step]) -> Iterator[str]:
-    for step in steps:
-        if step.run:
-            yield step.run
-        if step.composite is not None:
-            yield from _run_scripts(step.composite.steps)
 
 
 def _run_info(state: RunState, profile: Any, port: int) -> dict[str, Any]:

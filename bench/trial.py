@@ -21,7 +21,7 @@ from bench.mirror.server import MirrorServer
 from bench.network.transfer import Transfer
 from bench.results import StepRecord
 from bench.runner import reaper
-from bench.runner.pipx import install_pipx
+from bench.runner.pipx import install_pipx, names_pipx
 from bench.runner.sandbox import create_sandbox, remove_sandbox, runner_environment
 from bench.workflow.actions import ActionContext
 from bench.workflow.job import JobRun
@@ -85,8 +85,10 @@ def run_job(
         setup.logs.mkdir(parents=True, exist_ok=True)
         with open(setup.logs / f"{log_name}.log", "wb") as log:
             try:
-                if setup.pipx_template is not None and setup.pipx_template.is_dir():
-                    install_pipx(sandbox, setup.pipx_template)  # as on the image: not timed
+                template = setup.pipx_template
+                calls_pipx = any(names_pipx(script) for script in workflow.run_scripts())
+                if calls_pipx and template is not None and template.is_dir():
+                    install_pipx(sandbox, template)  # as on the image: not timed
                 ctx = ActionContext(
                     sandbox=sandbox,
                     env=runner_environment(sandbox, setup.index_url),

@@ -172,3 +172,34 @@ def _tree(folder: Path) -> dict[str, int]:
             path = Path(dirpath) / name
             found[str(path.relative_to(folder))] = path.lstat().st_mtime_ns
     return found
+
+
+@pytest.mark.parametrize(
+    "script",
+    ['test -e "$PIPX_HOME/marker" || pipx --version', 'test ! -e "$PIPX_HOME/marker"'],
+)
+def test_only_a_runner_whose_job_calls_pipx_gets_its_trees(tmp_path, script):
+    """Linking pipx's trees into every runner cost each trial about 0.15 s of harness time;
+    a job that never calls pipx cannot tell it is missing."""
+    setup = _setup(tmp_path, None)
+    assert setup.pipx_template is not None
+    _write(setup.pipx_template / "opt" / "pipx" / "marker", "template")
+    probe = f"""\
+        on: push
+        jobs:
+          build:
+            runs-on: ubuntu-latest
+            steps:
+              - run: {script}
+        """
+    workflow = load_workflow(_write(tmp_path / "wf.yml", probe))
+    repo = _write(tmp_path / "repo" / "README", "r").parent
+    outcome = run_job(
+        workflow,
+        DependencySet("r", repo, None),
+        previous=False,
+        store=CacheStore(setup.store_root),
+        setup=setup,
+        log_name="probe",
+    )
+    assert outcome.success, (setup.logs / "probe.log").read_text(errors="replace")[-2000:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,10 +70,22 @@ class Workflow:
     set_aside: tuple[str, ...] = ()  # job keys accepted but not acted on, for the log
     cells: int = 1  # how many matrix cells the job has
 
+    def run_scripts(self) -> list[str]:
+        """Every ``run:`` script of the job, those of its local composite actions included."""
+        return list(_run_scripts(self.steps))
+
     @property
     def matrix_label(self) -> str:
         """``python-version=3.12, os=ubuntu-latest``: how logs and records name the cell."""
         return ", ".join(f"{k}={_value_text(v)}" for k, v in self.matrix.items())
+
+
+def _run_scripts(steps: list[Step]) -> Iterator[str]:
+    for step in steps:
+        if step.run:
+            yield step.run
+        if step.composite is not None:
+            yield from _run_scripts(step.composite.steps)
 
 
 def _value_text(value: object) -> str:
