@@ -52,6 +52,7 @@ from bench.runner.pipx import make_pipx, names_pipx, runner_python
 from bench.runner.sandbox import create_sandbox, remove_sandbox, runner_environment
 from bench.stats import BUSY_THRESHOLD, successful_totals
 from bench.trial import JobOutcome, TrialSetup, copy_store, observed_state_error, run_job
+from bench.vocabulary import Cell
 from bench.workflow.expressions import ExpressionError, interpolate
 from bench.workflow.interpreters import choose_interpreter
 from bench.workflow.model import Workflow
@@ -60,6 +61,7 @@ from bench.workflow.setup_python import install_python, python_spec
 RESULTS_ROOT = Path(__file__).resolve().parents[1] / "results"
 LOGS_DIR = "logs"
 budget_clock = time.monotonic  # what --budget is measured with (tests replace it)
+REPORT_RESERVE_S = 10.0  # left at the budget's end for report.md and the figures (about 4 s)
 
 
 @dataclass
@@ -284,6 +286,7 @@ def _execute(
         print(f"warning: {warning}", file=out)
     results.write_json_atomically(state.run_dir / results.RUN_FILE, run_info)
     started = time.monotonic()
+    budget = Budget.from_now(options.budget_min)  # the whole session, preparing included
     earlier_s = run_info.get("wall_s", 0.0)  # a resumed run's wall time adds up its sessions
     try:
         with MirrorServer(wheelhouse, port=port, profile=profile) as mirror:
@@ -307,7 +310,7 @@ def _execute(
                 f"profile {profile.name}, seed {options.seed}",
                 file=out,
             )
-            _trial_loop(state, pending, setup, work, out)
+            _trial_loop(state, pending, setup, work, out, budget)
     except BenchError as error:  # the run cannot go on (e.g. preparing a Python failed)
         run_info |= {"status": "failed", "finished_at": _now(), "error": str(error)}
         run_info |= {"wall_s": round(earlier_s + time.monotonic() - started, 3)}
@@ -359,14 +362,53 @@ def _finish_report(run_dir: Path, out: TextIO) -> None:
     print(short_summary(run_dir), file=out, flush=True)
 
 
+@dataclass(frozen=True)
+class Budget:
+    """``--budget``: the session's deadline on ``budget_clock``, None without a budget. A
+    trial starts only when its cell's longest trial so far would still end, with the report's
+    reserve, before the deadline, so the run ends within its budget rather than after it."""
+
+    deadline: float | None
+
+    @classmethod
+    def from_now(cls, minutes: float | None) -> Budget:
+        return cls(budget_clock() + minutes * 60 if minutes else None)
+
+    def room_for(self, expected_s: float) -> str:
+        """``"yes"``, ``"no"`` (this trial would overrun) or ``"spent"`` (nothing would fit)."""
+        if self.deadline is None:
+            return "yes"
+        left = self.deadline - REPORT_RESERVE_S - budget_clock()
+        if left <= 0:
+            return "spent"
+        return "yes" if expected_s <= left else "no"
+
+
+def _expected_seconds(records: Iterable[TrialRecord], cell: Cell) -> float:
+    """How long a trial of the cell takes, chores included: its longest so far (0 when none)."""
+    return max(
+        (
+            (r.wall_ns + r.cleanup_ns + r.sync_ns + r.priming_ns) / 1e9
+            for r in records
+            if r.cell == cell
+        ),
+        default=0.0,
+    )
+
+
 def _trial_loop(
-    state: RunState, pending: list[Trial], setup: TrialSetup, work: Path, out: TextIO
+    state: RunState,
+    pending: list[Trial],
+    setup: TrialSetup,
+    work: Path,
+    out: TextIO,
+    budget: Budget,
 ) -> None:
-    """Run ``pending`` round by round; retry busy trials and add rounds as the options say."""
+    """Run ``pending`` round by round; retry busy trials and add rounds as the options say.
+    A trial the budget has no room for is left out, and the run stops at its round's end."""
     options = state.options
     loop_started = time.monotonic()
-    budget_started = budget_clock()
-    budget_s = options.budget_min * 60 if options.budget_min else None
+    out_of_room = False
     queue = list(pending)
     if setup.discard is not None:
         remove_sandbox(setup.discard)  # a runner an interrupted session left aside
@@ -385,10 +427,15 @@ def _trial_loop(
         retried = False
         while this_round:
             trial = this_round.pop(0)
-            if budget_s is not None and budget_clock() - budget_started > budget_s:
+            room = budget.room_for(_expected_seconds(state.records, trial.cell.identity))
+            if room == "spent":
                 _stop_all(state, stopping.BUDGET)
                 print(f"budget of {options.budget_min:g} min spent: stopping", file=out)
                 return
+            if room == "no":
+                out_of_room = True
+                state.stop_reasons[trial.cell.id] = stopping.BUDGET
+                continue
             record = _recorded_trial(trial, state, setup, work)
             position += 1
             _progress(out, position, position + len(this_round) + len(queue), trial, record,
@@ -402,6 +449,10 @@ def _trial_loop(
                     next_order += 1
                 if busy:
                     print(f"re-running {len(busy)} trial(s) run on a busy machine", file=out)
+        if out_of_room:
+            _stop_all(state, stopping.BUDGET)
+            print(f"budget of {options.budget_min:g} min nearly spent: stopping", file=out)
+            return
     if not options.auto:
         _stop_all(state, f"--reps {options.reps}")
 

@@ -9,7 +9,9 @@ import pytest
 
 from bench import cli, execute, results
 from bench.plan import PlanOptions
+from bench.results import TrialRecord
 from bench.trial import JobOutcome
+from bench.vocabulary import Cell
 
 
 def run(state, wheelhouse):
@@ -252,9 +254,55 @@ def test_auto_repetitions_go_on_for_a_noisy_cell_until_the_budget(fake_jobs, mon
     state = execute.start_run(options, tmp_path / "r", port=0)
     run(state, wheelhouse)
     records = results.read_trials(state.run_dir).records
-    assert len(records) == 6  # more rounds than three; the seventh would start after 6 min
+    # more rounds than three; the sixth would start at 6 min, past the report's reserve
+    assert len(records) == 5
     stopping = results.read_json(state.run_dir / "run.json")["stopping"]
     assert stopping == {"no-cache/cli/cold": "budget spent"}
+
+
+def test_a_trial_that_would_overrun_the_budget_is_not_started(fake_jobs, monkeypatch, tmp_path):
+    _calls, wheelhouse = fake_jobs
+    now = [0.0]
+    monkeypatch.setattr(execute, "budget_clock", lambda: now[0])
+
+    def run_job(workflow, deps, **_kwargs):
+        now[0] += {"web": 100.0, "cli": 10.0}[deps.name]
+        return JobOutcome(True, None, [], job_ns=10**9, wall_ns=2_000, outputs={})
+
+    def expected_seconds(_records, cell):
+        return {"web": 100.0, "cli": 10.0}[cell.deps]
+
+    monkeypatch.setattr(execute, "run_job", run_job)
+    monkeypatch.setattr(execute, "_expected_seconds", expected_seconds)
+    options = PlanOptions(scenarios=["no-cache"], deps=["cli", "web"], reps=3, seed=5,
+                          auto=True, budget_min=4)  # fmt: skip
+    state = execute.start_run(options, tmp_path / "r", port=0)
+    run(state, wheelhouse)
+    records = results.read_trials(state.run_dir).records
+    # 240 s less the report's 10: two rounds (220 s), then only cli's 10 s trial still fits
+    assert sorted((r.deps, r.repetition) for r in records) == [
+        ("cli", 1),
+        ("cli", 2),
+        ("cli", 3),
+        ("web", 1),
+        ("web", 2),
+    ]
+    assert now[0] <= 240 - execute.REPORT_RESERVE_S
+    stopping = results.read_json(state.run_dir / "run.json")["stopping"]
+    assert stopping == {"no-cache/cli/cold": "budget spent", "no-cache/web/cold": "budget spent"}
+
+
+def test_a_cells_expected_time_is_its_longest_trial_with_its_chores():
+    def record(deps, wall_s, cleanup_s):
+        return TrialRecord(run_id="r", trial_id=f"no-cache/{deps}/cold/1", scenario="no-cache",
+                           workflow="w", job="test", matrix={}, deps=deps, state="cold",
+                           repetition=1, order=1, status="success", total_ns=0,
+                           wall_ns=int(wall_s * 1e9),
+                           cleanup_ns=int(cleanup_s * 1e9))  # fmt: skip
+
+    records = [record("cli", 3, 1), record("cli", 5, 0.5), record("web", 60, 1)]
+    assert execute._expected_seconds(records, Cell("cli", "no-cache", "cold")) == 5.5
+    assert execute._expected_seconds(records, Cell("native", "no-cache", "cold")) == 0.0
 
 
 def test_auto_repetitions_stop_a_cell_far_behind_after_one_trial(fake_jobs, monkeypatch,

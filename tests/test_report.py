@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 
@@ -121,5 +122,11 @@ def test_the_report_shows_each_podium_and_whether_it_is_settled(tmp_path, capsys
     )
     assert "- cli, cold: pip-cache 11.0 s (n=3) *not yet told apart from* " in text
     assert text.count("**not settled**") == 1
+    # the unsure pairs (and only they) say what telling them apart would take
+    assert text.count("trials each would tell)") == 2
+    assert re.search(r"uv 11\.2 s \(n=3; about \d+ trials each would tell\)", text)
+    assert re.search(r"Telling apart the 2 pair\(s\) not yet told apart would take about \d+ "
+                     r"more trials", text)  # fmt: skip
     summary = short_summary(run)
     assert "cli, warm: venv-cache 2.5 s (n=4)" in summary and "; ties with uv" in summary
+    assert "not settled: 2 podium pair(s) not yet told apart; about " in summary

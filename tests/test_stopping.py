@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import statistics
 
 from bench.stopping import (
     BEHIND,
@@ -26,6 +27,8 @@ from bench.stopping import (
     ranking_settled,
     relation,
     stop_reasons,
+    trials_to_settle,
+    trials_to_tell_apart,
 )
 from bench.vocabulary import Cell
 
@@ -249,3 +252,48 @@ def test_the_leaders_and_the_baseline_are_the_cells_a_round_runs_first():
     assert leading_candidates(totals, weights) == {("proj", "a"), ("proj", "b")}
     with_baseline = {("proj", "a"), ("proj", "b"), ("proj", "d")}
     assert leading_candidates(totals, weights, keep="d") == with_baseline
+
+
+def _normal_pair(n, spread, gap, rng):
+    first = [rng.gauss(10.0, 10.0 * spread) for _ in range(n)]
+    second = [rng.gauss(10.0 * (1 + gap), 10.0 * spread) for _ in range(n)]
+    return (first, second) if statistics.median(first) <= statistics.median(second) else (
+        second, first)  # fmt: skip
+
+
+def _told_apart_share(n, spread, gap, sims=40, seed=7):
+    rng = random.Random(seed)
+    pairs = [_normal_pair(n, spread, gap, rng) for _ in range(sims)]
+    return sum(relation(a, b, seed=i) != UNSURE for i, (a, b) in enumerate(pairs)) / sims
+
+
+def test_the_trials_estimated_to_tell_two_cells_apart_do_tell_them_apart():
+    rng = random.Random(3)
+    for spread, gap in ((0.03, 0.0), (0.05, 0.10), (0.02, 0.02)):
+        # the estimate from what a long run would show of the two cells ...
+        needed = trials_to_tell_apart(*_normal_pair(400, spread, gap, rng))
+        assert needed is not None and 3 < needed < 60, (spread, gap, needed)
+        # ... is within a factor of two of the count that tells them apart 4 times in 5
+        assert _told_apart_share(2 * needed, spread, gap) >= 0.8, (spread, gap, needed)
+        assert _told_apart_share(max(3, needed // 2), spread, gap) < 0.8, (spread, gap, needed)
+
+
+def test_telling_apart_costs_more_with_spread_and_with_a_gap_near_half_the_tie_band():
+    rng = random.Random(5)
+    base = trials_to_tell_apart(*_normal_pair(400, 0.03, 0.0, rng))
+    wider = trials_to_tell_apart(*_normal_pair(400, 0.06, 0.0, rng))
+    awkward = trials_to_tell_apart(*_normal_pair(400, 0.03, 0.025, rng))
+    clear = trials_to_tell_apart(*_normal_pair(400, 0.03, 0.20, rng))
+    assert base and wider and awkward and clear
+    assert 3 * base <= wider <= 5 * base  # twice the spread, about four times the trials
+    assert awkward > 2 * base and clear == 3
+    assert trials_to_tell_apart([1.0, 1.1], [2.0, 2.1, 2.2]) is None  # too few to estimate
+
+
+def test_an_unsettled_podium_says_what_each_unsure_cell_needs():
+    rng = random.Random(9)
+    a, b = _normal_pair(5, 0.03, 0.02, rng)  # a near tie: not yet told apart
+    c = [20.0, 20.1, 19.9, 20.2, 19.8]  # far behind: faster than, nothing needed
+    totals = {A: a, B: b, C: c}
+    needed = trials_to_settle(totals)
+    assert set(needed) == {A, B} and needed[A] == needed[B] > 5

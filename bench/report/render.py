@@ -99,6 +99,12 @@ def short_summary(run_dir: Path, seed: int = 0) -> str:
                 f"  {deps}, {state}: {best.scenario} {best.total.median:.1f} s (n={best.n}), "
                 f"{interval_words(best.speedup)}{_runner_up(totals, best.cell, seed)}"
             )
+    cost = settling_cost(records)
+    if cost.pairs:
+        lines.append(
+            f"  not settled: {cost.pairs} podium pair(s) not yet told apart; about "
+            f"{cost.trials} more trials ({_minutes(cost.seconds)} here) would tell"
+        )
     warnings = summary_warnings(run_info, records, cells)
     if warnings:
         lines.append("warnings:")
@@ -116,14 +122,60 @@ def podium_lines(records: Sequence[TrialRecord], seed: int = 0) -> list[str]:
         if not pairs:
             continue
         words = [_seconds(pairs[0].first, group)]
-        words += [f"*{pair.relation}* {_seconds(pair.second, group)}" for pair in pairs]
+        words += [
+            f"*{pair.relation}* {_seconds(pair.second, group, _trials_to_tell(pair, group))}"
+            for pair in pairs
+        ]
         settled = "settled" if stopping.ranking_settled(group, seed) else "**not settled**"
         lines.append(f"{deps}, {state}: {' '.join(words)}: {settled}")
     return lines
 
 
-def _seconds(cell: Cell, group: Mapping[Cell, Sequence[float]]) -> str:
-    return f"{cell.scenario} {statistics.median(group[cell]):.1f} s (n={len(group[cell])})"
+def _trials_to_tell(pair: stopping.Neighbours, group: Mapping[Cell, Sequence[float]]) -> str:
+    if pair.relation != stopping.UNSURE:
+        return ""
+    trials = stopping.trials_to_tell_apart(group[pair.first], group[pair.second])
+    return "" if trials is None else f"; about {trials} trials each would tell"
+
+
+@dataclass(frozen=True)
+class SettlingCost:
+    """What the podiums not yet settled would cost on this machine, roughly."""
+
+    pairs: int  # neighbour pairs not yet told apart, with an estimate
+    trials: int  # more trials they need, in all
+    seconds: float  # those trials at each cell's median trial time here, chores included
+
+
+def settling_cost(records: Sequence[TrialRecord]) -> SettlingCost:
+    """``stopping.trials_to_settle`` over every set and state, in trials and time."""
+    groups = stopping.by_set_and_state(successful_totals(records))
+    walls: dict[Cell, list[float]] = {}
+    for record in records:
+        if record.succeeded:
+            chores_ns = record.wall_ns + record.cleanup_ns + record.sync_ns + record.priming_ns
+            walls.setdefault(record.cell, []).append(chores_ns / 1e9)
+    pairs = trials = 0
+    seconds = 0.0
+    for group in groups.values():
+        pairs += sum(
+            pair.relation == stopping.UNSURE
+            and stopping.trials_to_tell_apart(group[pair.first], group[pair.second]) is not None
+            for pair in stopping.podium(group)
+        )
+        for cell, needed in stopping.trials_to_settle(group).items():
+            more = max(0, needed - len(group[cell]))
+            trials += more
+            seconds += more * statistics.median(walls[cell])
+    return SettlingCost(pairs, trials, seconds)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else "under a minute"
+
+
+def _seconds(cell: Cell, group: Mapping[Cell, Sequence[float]], note: str = "") -> str:
+    return f"{cell.scenario} {statistics.median(group[cell]):.1f} s (n={len(group[cell])}{note})"
 
 
 def _runner_up(totals: dict[Cell, list[float]], best: Cell, seed: int) -> str:
@@ -205,6 +257,14 @@ def report_text(
         f"medians: above 1, *faster than*; within ±{stopping.TIE:.0%}, *ties with*; otherwise "
         "they are *not yet told apart*, and the podium is not settled.\n"
     )
+    cost = settling_cost(records)
+    if cost.pairs:
+        parts.append(
+            f"Telling apart the {cost.pairs} pair(s) not yet told apart would take about "
+            f"{cost.trials} more trials, about {_minutes(cost.seconds)} on this machine at "
+            "their medians and spread so far (a rough guide, within a factor of two: "
+            "`stopping.trials_to_tell_apart`).\n"
+        )
     for deps in sets:
         parts.append(f"## {deps}\n")
         table = tables.set_table(cells, deps, table_format)
