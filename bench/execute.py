@@ -61,7 +61,9 @@ from bench.workflow.setup_python import install_python, python_spec
 RESULTS_ROOT = Path(__file__).resolve().parents[1] / "results"
 LOGS_DIR = "logs"
 budget_clock = time.monotonic  # what --budget is measured with (tests replace it)
-REPORT_RESERVE_S = 10.0  # left at the budget's end for report.md and the figures (about 4 s)
+# No trial starts in the budget's last half minute: it is for report.md and the figures
+# (about 4 s) and what a launcher spends before the run (nox's venv: about 20 s).
+FINISH_RESERVE_S = 30.0
 
 
 @dataclass
@@ -365,7 +367,7 @@ def _finish_report(run_dir: Path, out: TextIO) -> None:
 @dataclass(frozen=True)
 class Budget:
     """``--budget``: the session's deadline on ``budget_clock``, None without a budget. A
-    trial starts only when its cell's longest trial so far would still end, with the report's
+    trial starts only when its cell's longest trial so far would still end, with the finishing
     reserve, before the deadline, so the run ends within its budget rather than after it."""
 
     deadline: float | None
@@ -378,7 +380,7 @@ class Budget:
         """``"yes"``, ``"no"`` (this trial would overrun) or ``"spent"`` (nothing would fit)."""
         if self.deadline is None:
             return "yes"
-        left = self.deadline - REPORT_RESERVE_S - budget_clock()
+        left = self.deadline - FINISH_RESERVE_S - budget_clock()
         if left <= 0:
             return "spent"
         return "yes" if expected_s <= left else "no"

@@ -254,7 +254,7 @@ def test_auto_repetitions_go_on_for_a_noisy_cell_until_the_budget(fake_jobs, mon
     state = execute.start_run(options, tmp_path / "r", port=0)
     run(state, wheelhouse)
     records = results.read_trials(state.run_dir).records
-    # more rounds than three; the sixth would start at 6 min, past the report's reserve
+    # more rounds than three; the sixth would start at 6 min, inside the finishing reserve
     assert len(records) == 5
     stopping = results.read_json(state.run_dir / "run.json")["stopping"]
     assert stopping == {"no-cache/cli/cold": "budget spent"}
@@ -275,11 +275,11 @@ def test_a_trial_that_would_overrun_the_budget_is_not_started(fake_jobs, monkeyp
     monkeypatch.setattr(execute, "run_job", run_job)
     monkeypatch.setattr(execute, "_expected_seconds", expected_seconds)
     options = PlanOptions(scenarios=["no-cache"], deps=["cli", "web"], reps=3, seed=5,
-                          auto=True, budget_min=4)  # fmt: skip
+                          auto=True, budget_min=4.5)  # fmt: skip
     state = execute.start_run(options, tmp_path / "r", port=0)
     run(state, wheelhouse)
     records = results.read_trials(state.run_dir).records
-    # 240 s less the report's 10: two rounds (220 s), then only cli's 10 s trial still fits
+    # 270 s less the 30 s reserve: two rounds (220 s), then only cli's 10 s trial still fits
     assert sorted((r.deps, r.repetition) for r in records) == [
         ("cli", 1),
         ("cli", 2),
@@ -287,7 +287,7 @@ def test_a_trial_that_would_overrun_the_budget_is_not_started(fake_jobs, monkeyp
         ("web", 1),
         ("web", 2),
     ]
-    assert now[0] <= 240 - execute.REPORT_RESERVE_S
+    assert now[0] <= 270 - execute.FINISH_RESERVE_S
     stopping = results.read_json(state.run_dir / "run.json")["stopping"]
     assert stopping == {"no-cache/cli/cold": "budget spent", "no-cache/web/cold": "budget spent"}
 

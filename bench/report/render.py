@@ -102,8 +102,8 @@ def short_summary(run_dir: Path, seed: int = 0) -> str:
     cost = settling_cost(records)
     if cost.pairs:
         lines.append(
-            f"  not settled: {cost.pairs} podium pair(s) not yet told apart; about "
-            f"{cost.trials} more trials ({_minutes(cost.seconds)} here) would tell"
+            f"  not settled: {cost.pairs} podium pair(s) not yet told apart; {_cost_words(cost)}"
+            " would tell"
         )
     warnings = summary_warnings(run_info, records, cells)
     if warnings:
@@ -170,8 +170,10 @@ def settling_cost(records: Sequence[TrialRecord]) -> SettlingCost:
     return SettlingCost(pairs, trials, seconds)
 
 
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.0f} min" if seconds >= 60 else "under a minute"
+def _cost_words(cost: SettlingCost) -> str:
+    if not cost.trials:  # the estimate says they have enough: it is a rough guide
+        return "a few more trials"
+    return f"about {cost.trials} more trials ({_minutes(cost.seconds)})"
 
 
 def _seconds(cell: Cell, group: Mapping[Cell, Sequence[float]], note: str = "") -> str:
@@ -260,10 +262,9 @@ def report_text(
     cost = settling_cost(records)
     if cost.pairs:
         parts.append(
-            f"Telling apart the {cost.pairs} pair(s) not yet told apart would take about "
-            f"{cost.trials} more trials, about {_minutes(cost.seconds)} on this machine at "
-            "their medians and spread so far (a rough guide, within a factor of two: "
-            "`stopping.trials_to_tell_apart`).\n"
+            f"Telling apart the {cost.pairs} pair(s) not yet told apart would take "
+            f"{_cost_words(cost)} on this machine at their medians and spread so far (a rough "
+            "guide, within a factor of two: `stopping.trials_to_tell_apart`).\n"
         )
     for deps in sets:
         parts.append(f"## {deps}\n")
