@@ -25,7 +25,7 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -386,16 +386,15 @@ class Budget:
         return "yes" if expected_s <= left else "no"
 
 
-def _expected_seconds(records: Iterable[TrialRecord], cell: Cell) -> float:
-    """How long a trial of the cell takes, chores included: its longest so far (0 when none)."""
-    return max(
-        (
-            (r.wall_ns + r.cleanup_ns + r.sync_ns + r.priming_ns) / 1e9
-            for r in records
-            if r.cell == cell
-        ),
-        default=0.0,
-    )
+def _expected_seconds(records: Sequence[TrialRecord], cell: Cell) -> float:
+    """How long a trial of the cell takes, chores included: its longest so far; for a cell not
+    yet run, the longest of its set's (the set's size decides most of it); else 0."""
+
+    def seconds(record: TrialRecord) -> float:
+        return (record.wall_ns + record.cleanup_ns + record.sync_ns + record.priming_ns) / 1e9
+
+    own = [seconds(r) for r in records if r.cell == cell]
+    return max(own or [seconds(r) for r in records if r.deps == cell.deps] or [0.0])
 
 
 def _trial_loop(

@@ -302,6 +302,7 @@ def test_a_cells_expected_time_is_its_longest_trial_with_its_chores():
 
     records = [record("cli", 3, 1), record("cli", 5, 0.5), record("web", 60, 1)]
     assert execute._expected_seconds(records, Cell("cli", "no-cache", "cold")) == 5.5
+    assert execute._expected_seconds(records, Cell("cli", "uv", "warm")) == 5.5  # its set's
     assert execute._expected_seconds(records, Cell("native", "no-cache", "cold")) == 0.0
 
 
