@@ -13,7 +13,8 @@ from bench.advise.recommend import CandidateTimes, Rates, decide
 from bench.advise.rewrite import actionlint, rewrite, unified_diff
 from bench.errors import BenchError
 from bench.intake.forms import find_input
-from bench.plan import WORKFLOWS
+from bench.plan import WORKFLOWS, cache_states
+from bench.workflow.parse import load_workflow
 from tests.helpers import write
 
 SHIPPED = sorted(WORKFLOWS.glob("*.yml"))
@@ -56,6 +57,32 @@ def test_a_poetry_project_gets_poetry_with_its_root_and_not_pip(tmp_path):
     assert "hashFiles('**/poetry.lock')" in outcome.text
     pip = retarget("pip-cache", (WORKFLOWS / "pip-cache.yml").read_text(), facts)
     assert isinstance(pip, Skipped) and "installed by poetry" in pip.reason
+
+
+@pytest.mark.parametrize(
+    ("files", "source", "install"),
+    [
+        ({"pyproject.toml": "[tool.poetry]\n", "poetry.lock": ""}, "poetry", "poetry install"),
+        ({"Pipfile": "", "Pipfile.lock": "{}"}, "pipenv", "pipenv install"),
+        ({"pyproject.toml": "[project]\nname = 'x'\n", "uv.lock": ""}, "setup-uv", "uv sync"),
+    ],
+)
+def test_a_lock_tool_project_gets_its_own_tool_without_a_cache_as_no_cache(
+    tmp_path, files, source, install
+):
+    facts = facts_for(tmp_path / "project", files)
+    chosen, skipped = candidates_for(SHIPPED, facts)
+    assert "no-cache" not in {s.name for s in skipped}
+    baseline = next(c for c in chosen if c.name == "no-cache")
+    assert f"baseline without a cache: {source}" in baseline.text
+    steps = yaml.safe_load(baseline.text)["jobs"]["test"]["steps"]
+    assert not [s for s in steps if str(s.get("uses", "")).startswith("actions/cache")]
+    assert any(install in str(s.get("run", "")) for s in steps)
+    assert "@d23441a48e516b6c34aea4fa41551a30e30af803 # v6.1.0" in baseline.text  # pins kept
+    path = tmp_path / "no-cache.yml"
+    path.write_text(baseline.text)
+    assert cache_states(load_workflow(path)) == ("cold",)
+    assert actionlint(path) == []
 
 
 def test_a_pyproject_project_installs_itself_with_its_extras(tmp_path):

@@ -197,7 +197,7 @@ def test_a_poetry_project_without_a_source_installs_from_the_mirror(tmp_path):
     git(repo, "add", "-A", date="2026-11-01T10:00:00Z")
     git(repo, "commit", "-qm", "first", date="2026-11-01T10:00:00Z")
     options = AdviseOptions(
-        path=repo, out=tmp_path / "out", profile="unthrottled", strategies=["poetry"],
+        path=repo, out=tmp_path / "out", profile="unthrottled", strategies=["poetry", "no-cache"],
         reps=1, wheelhouse=wheelhouse, port=free_port(), fetch=False,
     )  # fmt: skip
     progress = io.StringIO()
@@ -206,4 +206,5 @@ def test_a_poetry_project_without_a_source_installs_from_the_mirror(tmp_path):
     text = result.recommendation.read_text()
     assert "## Failed here" not in text, text
     assert "| poetry " in text and "| your job " in text
+    assert "| no-cache " in text  # poetry without its cache: the uncached baseline ran
     assert (repo / "pyproject.toml").read_text().count("tool.poetry.source") == 0  # theirs: as is

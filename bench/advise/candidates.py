@@ -6,15 +6,21 @@ installs with ``-r requirements.txt``, tests with ``pytest tests/`` and hashes
 project's own (``ProjectFacts``) and keeps every cache step as it is. A strategy that cannot
 apply (poetry's without a poetry.lock, pip's on a project whose lock belongs to another tool, a
 scenario whose text does not have the expected install line) is skipped with the reason.
+
+``no-cache`` installs with pip. A project whose lock file decides the install gets, as its
+baseline without a cache, its own tool's strategy with the caching taken out, so "does caching
+pay at all" is answered for poetry, pipenv and uv projects too.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.advise.project import ProjectFacts
+from bench.advise.rewrite import round_trip_yaml
 
 INSTALL_ARGUMENTS = "-r requirements.txt"
 TEST_COMMAND = "pytest tests/"
@@ -26,6 +32,9 @@ _PROJECT_INSTALLS = {
 }
 # The lock a shipped scenario installs from, by what its text runs.
 _TOOL_MARKERS = {"poetry": "poetry install", "pipenv": "pipenv install", "uv": "uv sync"}
+NO_CACHE = "no-cache"
+# The strategy a lock tool's baseline without a cache is taken from.
+_UNCACHED_SOURCE = {"poetry": "poetry", "pipenv": "pipenv", "uv": "setup-uv"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,32 @@ def retarget(name: str, text: str, facts: ProjectFacts) -> Candidate | Skipped:
     return Candidate(name, retargeted)
 
 
+def without_caching(name: str, text: str, source: str) -> str:
+    """``text`` with its cache steps removed and its setup actions' caches turned off."""
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    yaml = round_trip_yaml()
+    document = yaml.load(body)
+    document["name"] = name
+    for job in document["jobs"].values():
+        steps = job["steps"]
+        steps[:] = [step for step in steps if not _uses(step).startswith("actions/cache")]
+        for step in steps:
+            inputs = step.get("with")
+            if _uses(step).startswith("actions/setup-python") and inputs is not None:
+                inputs.pop("cache", None)
+                inputs.pop("cache-dependency-path", None)
+            if _uses(step).startswith("astral-sh/setup-uv") and inputs is not None:
+                inputs["enable-cache"] = False
+    buffer = io.StringIO()
+    yaml.dump(document, buffer)
+    header = f"# The baseline without a cache: {source} with its caching taken out.\n"
+    return header + buffer.getvalue()
+
+
+def _uses(step: object) -> str:
+    return str(step.get("uses", "")) if isinstance(step, dict) else ""
+
+
 def candidates_for(
     workflows: list[Path], facts: ProjectFacts
 ) -> tuple[list[Candidate], list[Skipped]]:
@@ -68,8 +103,20 @@ def candidates_for(
     skipped: list[Skipped] = []
     for path in workflows:
         outcome = retarget(path.stem, path.read_text(), facts)
+        if isinstance(outcome, Skipped) and outcome.name == NO_CACHE:
+            outcome = _uncached_baseline(path.parent, facts) or outcome
         (chosen if isinstance(outcome, Candidate) else skipped).append(outcome)
     return chosen, skipped
+
+
+def _uncached_baseline(folder: Path, facts: ProjectFacts) -> Candidate | None:
+    source = _UNCACHED_SOURCE.get(facts.lock_tool or "")
+    if source is None or not (folder / f"{source}.yml").is_file():
+        return None
+    outcome = retarget(source, (folder / f"{source}.yml").read_text(), facts)
+    if isinstance(outcome, Skipped):
+        return None
+    return Candidate(NO_CACHE, without_caching(NO_CACHE, outcome.text, source))
 
 
 def write_candidates(candidates: list[Candidate], folder: Path) -> list[Path]:

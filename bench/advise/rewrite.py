@@ -29,7 +29,7 @@ _INSTALL = re.compile(
 )
 
 
-def _yaml() -> YAML:
+def round_trip_yaml() -> YAML:
     yaml = YAML()
     yaml.preserve_quotes = True
     yaml.width = 4096
@@ -48,7 +48,7 @@ def is_dependency_step(step: dict) -> bool:
 
 def rewrite(their_text: str, job_id: str, candidate_text: str, test_command: str) -> str:
     """``their_text`` with ``job_id``'s dependency steps replaced by the candidate's."""
-    yaml = _yaml()
+    yaml = round_trip_yaml()
     theirs = yaml.load(their_text)
     candidate = yaml.load(candidate_text)
     try:
