@@ -197,10 +197,12 @@ jobs:
         python-version: ["3.11", "3.12"]
     steps:
       - uses: actions/checkout@v6
-      - uses: actions/setup-python@v7  # the team's comment stays
+      - name: Set up Python ${{ matrix.python-version }}
+        uses: actions/setup-python@v7  # the team's comment stays
         with:
           python-version: ${{ matrix.python-version }}
           cache: pip
+          allow-prereleases: true
       - name: Install
         run: |
           python -m pip install -r requirements.txt
@@ -227,6 +229,9 @@ jobs:
           restore-keys: |
             ${{ runner.os }}-pip-
       - run: pip install -r requirements.txt
+        env:
+          BENCH_PHASE: install
+          PIP_NO_COLOR: '1'
       - run: pytest -q
 """
 
@@ -238,7 +243,12 @@ def test_the_recommended_job_replaces_only_the_dependency_steps():
         "actions/checkout@v6", "actions/setup-python@v7", "actions/cache@v5",
         "pip install -r requirements.txt", "ruff check .", "pytest -q",
     ]  # fmt: skip
-    assert job["steps"][1]["with"] == {"python-version": "${{ matrix.python-version }}"}
+    assert job["steps"][1]["with"] == {
+        "python-version": "${{ matrix.python-version }}", "allow-prereleases": True,
+    }  # fmt: skip
+    assert job["steps"][1]["name"] == "Set up Python ${{ matrix.python-version }}"
+    assert job["steps"][3]["env"] == {"PIP_NO_COLOR": "1"}  # our timing marker is gone
+    assert "BENCH_PHASE" not in new
     assert yaml.safe_load(new)["jobs"]["lint"] == yaml.safe_load(THEIRS)["jobs"]["lint"]
     assert "on: [push, pull_request]" in new
     diff = unified_diff(THEIRS, new, ".github/workflows/ci.yml")
@@ -246,6 +256,16 @@ def test_the_recommended_job_replaces_only_the_dependency_steps():
     removed = [line for line in diff.splitlines() if line.startswith("-") and "---" not in line]
     assert "-          cache: pip" in removed
     assert not any("lint" in line or "ruff" in line for line in removed)
+
+
+def test_a_python_version_file_stays_the_version_source():
+    theirs = THEIRS.replace(
+        "python-version: ${{ matrix.python-version }}", "python-version-file: .python-version"
+    )
+    job = yaml.safe_load(rewrite(theirs, "test", CANDIDATE, "pytest -q"))["jobs"]["test"]
+    assert job["steps"][1]["with"] == {
+        "python-version-file": ".python-version", "allow-prereleases": True,
+    }  # fmt: skip
 
 
 def test_the_recommended_workflow_passes_actionlint(tmp_path):
@@ -402,10 +422,11 @@ def test_a_job_that_checks_out_another_repository_is_not_theirs(tmp_path):
     from bench.advise.their_job import find_their_job
 
     downstream = THEIRS.replace(
-        "      - uses: actions/checkout@v6\n      - uses: actions/setup-python@v7",
+        "      - uses: actions/checkout@v6\n      - name: Set up Python",
         "      - uses: actions/checkout@v6\n        with: {repository: other/project}\n"
-        "      - uses: actions/setup-python@v7",
+        "      - name: Set up Python",
     )
+    assert "other/project" in downstream
     write(tmp_path / ".github" / "workflows" / "a-downstream.yml", downstream)
     write(tmp_path / ".github" / "workflows" / "tests.yml", THEIRS)
     assert find_their_job(tmp_path).workflow.name == "tests.yml"

@@ -19,10 +19,12 @@ from ruamel.yaml import YAML
 
 from bench.errors import BenchError
 from bench.tools import find_tool
+from bench.workflow.job import PHASE_VARIABLE
 
 _DEPENDENCY_ACTIONS = (
     "actions/setup-python", "astral-sh/setup-uv", "actions/cache", "snok/install-poetry",
 )  # fmt: skip
+_CACHE_INPUTS = ("cache", "cache-dependency-path")
 _INSTALL = re.compile(
     r"\b(pip3? install|python -m pip install|uv sync|uv pip install|uv venv|poetry install|"
     r"pipenv (install|sync)|python -m venv|pipx install)\b|GITHUB_PATH"
@@ -64,11 +66,15 @@ def rewrite(their_text: str, job_id: str, candidate_text: str, test_command: str
     positions = [i for i, step in enumerate(steps) if is_dependency_step(step)]
     if not positions:
         raise BenchError(f"job {job_id!r} has no dependency step to replace")
+    their_setup = _their_setup_python([steps[i] for i in positions])
     python_version = _their_python_version([steps[i] for i in positions])
-    if python_version is not None:
-        for step in replacement:
-            if str(step.get("uses", "")).startswith("actions/setup-python"):
+    for step in replacement:
+        _drop_phase_marker(step)
+        if str(step.get("uses", "")).startswith("actions/setup-python"):
+            if python_version is not None:
                 step["with"]["python-version"] = python_version
+            if their_setup is not None:
+                _carry_over(their_setup, step)
     if any(test_command in str(steps[i].get("run", "")) for i in positions):
         # a removed step also ran the tests (install && pytest): the candidate's test step
         # takes its place, so the recommended job still tests
@@ -83,6 +89,35 @@ def rewrite(their_text: str, job_id: str, candidate_text: str, test_command: str
     out = io.StringIO()
     yaml.dump(theirs, out)
     return out.getvalue()
+
+
+def _drop_phase_marker(step: dict) -> None:
+    """Our ``BENCH_PHASE`` marker is for timing here; the team's job has no use for it."""
+    env = step.get("env")
+    if isinstance(env, dict) and PHASE_VARIABLE in env:
+        del env[PHASE_VARIABLE]
+        if not env:
+            del step["env"]
+
+
+def _their_setup_python(steps: list[dict]) -> dict | None:
+    return next(
+        (s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python")), None
+    )
+
+
+def _carry_over(theirs: dict, ours: dict) -> None:
+    """The team's own setup-python settings (its name, ``allow-prereleases``, ...) stay;
+    only caching and the action's pinned version come from the candidate."""
+    if "name" in theirs and "name" not in ours:
+        ours.insert(0, "name", theirs["name"])
+    inputs = ours.setdefault("with", {})
+    their_inputs = theirs.get("with") or {}
+    if "python-version-file" in their_inputs and "python-version" not in their_inputs:
+        inputs.pop("python-version", None)  # their file names the version, as it did
+    for key, value in their_inputs.items():
+        if key not in _CACHE_INPUTS and key not in inputs:
+            inputs[key] = value
 
 
 def _their_python_version(steps: list[dict]) -> object | None:
