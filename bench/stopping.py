@@ -297,7 +297,9 @@ def podium_cells(totals: Mapping[Cell, Sequence[float]]) -> set[Cell]:
 # expected time, each state's fastest trial, over the bar set by the podium's pessimistic ones),
 # converged (per cell), and settled: the winner's interval below every other contender's, which
 # is what the recommendation needs (whether the winner beats the runner-up). The podium that
-# sets the contention bar is the winner and the runner-up.
+# sets the contention bar is the winner and the runner-up. Their cells do not stop on
+# converging while the set is unsettled: two cells each within ±5 % can still overlap, and the
+# answer is whether the winner beats the runner-up, so the budget goes there.
 
 EXPECTED_PODIUM = 2
 
@@ -331,15 +333,17 @@ def expected_stop_reasons(
         contenders = {n: s for n, s in measured.items() if n not in out}
         if rounds >= MIN_ROUNDS and _expected_settled(contenders, needs, seed):
             settled.add(deps)
+    leaders = leading_candidates(totals, weights)
     reasons: dict[Cell, str | None] = {}
     for cell, values in totals.items():
+        deciding = (cell.deps, cell.scenario) in leaders and cell.deps not in settled
         if (cell.deps, cell.scenario) in behind:
             reasons[cell] = OUT_OF_CONTENTION
         elif rounds < MIN_ROUNDS:
             reasons[cell] = None
         elif not values:
             reasons[cell] = FAILING
-        elif converged(values, seed=seed):
+        elif converged(values, seed=seed) and not deciding:
             reasons[cell] = CONVERGED
         elif cell.deps in settled:
             reasons[cell] = SETTLED

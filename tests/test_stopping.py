@@ -241,6 +241,28 @@ def test_advise_settles_when_the_winner_is_clear_of_every_other_candidate():
     assert reasons[Cell("proj", "b", "cold")] == SETTLED
 
 
+def test_advise_keeps_running_converged_leaders_it_cannot_yet_tell_apart():
+    weights = {name: {"cold": 1.0} for name in "abc"}
+    rng = random.Random(5)
+
+    def within_3_percent(center):
+        return [center * (1 + rng.uniform(-0.03, 0.03)) for _ in range(5)]
+
+    totals = {
+        **cells("a", cold=within_3_percent(10.0)),
+        **cells("b", cold=within_3_percent(10.5)),  # 5 % slower: neither told apart nor tied
+        **cells("c", cold=within_3_percent(11.0)),
+    }
+    assert all(converged(values) for values in totals.values() if values)
+    reasons = expected_stop_reasons(totals, rounds=5, weights=weights)
+    assert reasons[Cell("proj", "a", "cold")] is None  # the winner and the runner-up go on
+    assert reasons[Cell("proj", "b", "cold")] is None
+    assert reasons[Cell("proj", "c", "cold")] == CONVERGED  # third: its figure is known
+    apart = {**totals, **cells("b", cold=within_3_percent(13.0))}
+    reasons = expected_stop_reasons(apart, rounds=5, weights=weights)
+    assert reasons[Cell("proj", "a", "cold")] == CONVERGED  # settled: convergence stops it
+
+
 def test_the_leaders_and_the_baseline_are_the_cells_a_round_runs_first():
     weights = {name: {"warm": 0.9, "cold": 0.1} for name in "abcd"}
     totals = {
