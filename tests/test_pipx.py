@@ -114,16 +114,8 @@ def test_pipx_install_poetry_in_a_job_puts_poetry_in_pipx_bin_dir(
     assert template is not None and (template / "opt" / "pipx" / "shared").is_dir()
     before = _tree(template)
 
-    repo = _write(tmp_path / "repo" / "README", "r").parent
-    outcome = run_job(
-        workflow,
-        DependencySet("r", repo, None),
-        previous=False,
-        store=CacheStore(setup.store_root),
-        setup=setup,
-        log_name="pipx",
-    )  # a trial's runner: gets pipx from the template, is removed after the job
-    assert outcome.success, (setup.logs / "pipx.log").read_text(errors="replace")[-3000:]
+    # a trial's runner: gets pipx from the template, is removed after the job
+    outcome = _run_successfully(workflow, setup, tmp_path, "pipx")
     root = setup.runner_root.resolve()
     outputs = outcome.outputs["poetry"]
     assert outputs["where"] == str(root / "opt" / "pipx_bin" / "poetry")
@@ -156,6 +148,22 @@ def test_make_pipx_fails_with_a_one_line_error_when_the_mirror_lacks_pipx(tmp_pa
         make_pipx(sandbox, runner_python("3.11"), env, tmp_path / "template")
     assert "\n" not in str(failure.value)
     assert not (tmp_path / "template").exists()
+
+
+def _run_successfully(workflow, setup: TrialSetup, tmp_path: Path, log_name: str):
+    """``workflow`` run as a trial's job on a one-file repository; its log's tail if it fails."""
+    repo = _write(tmp_path / "repo" / "README", "r").parent
+    outcome = run_job(
+        workflow,
+        DependencySet("r", repo, None),
+        previous=False,
+        store=CacheStore(setup.store_root),
+        setup=setup,
+        log_name=log_name,
+    )
+    log = setup.logs / f"{log_name}.log"
+    assert outcome.success, log.read_text(errors="replace")[-3000:]
+    return outcome
 
 
 def _write(path: Path, text: str) -> Path:
@@ -193,13 +201,4 @@ def test_only_a_runner_whose_job_calls_pipx_gets_its_trees(tmp_path, script):
               - run: {script}
         """
     workflow = load_workflow(_write(tmp_path / "wf.yml", probe))
-    repo = _write(tmp_path / "repo" / "README", "r").parent
-    outcome = run_job(
-        workflow,
-        DependencySet("r", repo, None),
-        previous=False,
-        store=CacheStore(setup.store_root),
-        setup=setup,
-        log_name="probe",
-    )
-    assert outcome.success, (setup.logs / "probe.log").read_text(errors="replace")[-2000:]
+    _run_successfully(workflow, setup, tmp_path, "probe")
