@@ -247,8 +247,12 @@ def execute(
     wheelhouse: Path = DEFAULT_WHEELHOUSE,
     port: int = BENCH_MIRROR_PORT,
     out: TextIO = sys.stderr,
+    budget_since: float | None = None,
 ) -> int:
-    """Run the trials not yet done; returns the number of the run's trials that failed."""
+    """Run the trials not yet done; returns the number of the run's trials that failed.
+
+    ``budget_since`` (on ``budget_clock``) is when the budget began, for a caller whose own
+    work before the run counts against it (advise's intake and replay); default: now."""
     try:
         pending = [t for t in state.trials if t.id not in state.done]
         if not pending and _status(state) == "complete":
@@ -259,7 +263,9 @@ def execute(
         work = state.run_dir / "work"
         keep = (state.lock.fd,) if state.lock is not None and state.lock.fd >= 0 else ()
         with reaper.watched(work, keep_fds=keep):
-            return _execute(state, pending, wheelhouse=wheelhouse, port=port, out=out)
+            budget = Budget.starting(state.options.budget_min, budget_since)
+            return _execute(state, pending, wheelhouse=wheelhouse, port=port, out=out,
+                            budget=budget)  # fmt: skip
     finally:
         if state.lock is not None:
             state.lock.release()
@@ -277,8 +283,9 @@ def _count_failures(state: RunState) -> int:
 
 
 def _execute(
-    state: RunState, pending: list[Trial], *, wheelhouse: Path, port: int, out: TextIO
-) -> int:
+    state: RunState, pending: list[Trial], *, wheelhouse: Path, port: int, out: TextIO,
+    budget: Budget,
+) -> int:  # fmt: skip
     options = state.options
     profile = get_profile(options.profile)
     print(f"run folder: {state.run_dir}", file=out)
@@ -288,7 +295,6 @@ def _execute(
         print(f"warning: {warning}", file=out)
     results.write_json_atomically(state.run_dir / results.RUN_FILE, run_info)
     started = time.monotonic()
-    budget = Budget.from_now(options.budget_min)  # the whole session, preparing included
     earlier_s = run_info.get("wall_s", 0.0)  # a resumed run's wall time adds up its sessions
     try:
         with MirrorServer(wheelhouse, port=port, profile=profile) as mirror:
@@ -373,8 +379,10 @@ class Budget:
     deadline: float | None
 
     @classmethod
-    def from_now(cls, minutes: float | None) -> Budget:
-        return cls(budget_clock() + minutes * 60 if minutes else None)
+    def starting(cls, minutes: float | None, since: float | None = None) -> Budget:
+        """``minutes`` from ``since`` (default now): the session, preparing included."""
+        start = budget_clock() if since is None else since
+        return cls(start + minutes * 60 if minutes else None)
 
     def room_for(self, expected_s: float) -> str:
         """``"yes"``, ``"no"`` (this trial would overrun) or ``"spent"`` (nothing would fit)."""

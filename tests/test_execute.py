@@ -292,6 +292,30 @@ def test_a_trial_that_would_overrun_the_budget_is_not_started(fake_jobs, monkeyp
     assert stopping == {"no-cache/cli/cold": "budget spent", "no-cache/web/cold": "budget spent"}
 
 
+def test_the_budget_can_count_from_before_the_run(fake_jobs, monkeypatch, tmp_path):
+    """advise's intake and history replay come out of its budget: begun 100 s earlier, a
+    270-s budget leaves 140 s of trials after the 30-s reserve."""
+    _calls, wheelhouse = fake_jobs
+    now = [0.0]
+    monkeypatch.setattr(execute, "budget_clock", lambda: now[0])
+
+    seconds = {"web": 100.0, "cli": 10.0}
+
+    def run_job(workflow, deps, **_kwargs):
+        now[0] += seconds[deps.name]
+        return JobOutcome(True, None, [], job_ns=10**9, wall_ns=2_000, outputs={})
+
+    monkeypatch.setattr(execute, "run_job", run_job)
+    monkeypatch.setattr(execute, "_expected_seconds", lambda _records, cell: seconds[cell.deps])
+    options = PlanOptions(scenarios=["no-cache"], deps=["cli", "web"], reps=3, seed=5,
+                          auto=True, budget_min=4.5)  # fmt: skip
+    state = execute.start_run(options, tmp_path / "r", port=0)
+    execute.execute(state, wheelhouse=wheelhouse, port=0, out=io.StringIO(), budget_since=-100.0)
+    records = results.read_trials(state.run_dir).records
+    assert sorted((r.deps, r.repetition) for r in records) == [("cli", 1), ("cli", 2), ("web", 1)]
+    assert now[0] <= 270 - 100 - execute.FINISH_RESERVE_S
+
+
 def test_a_cells_expected_time_is_its_longest_trial_with_its_chores():
     def record(deps, wall_s, cleanup_s):
         return TrialRecord(run_id="r", trial_id=f"no-cache/{deps}/cold/1", scenario="no-cache",

@@ -92,6 +92,7 @@ class AdviseResult:
 
 def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
     started = time.monotonic()
+    budget_since = execute.budget_clock()  # the budget is the whole command's, intake included
     repo = options.path.resolve()
     if not (repo / ".git").exists() and not (repo / "HEAD").is_file():
         raise BenchError(f"{repo} is not a git repository; give a git checkout of the project")
@@ -157,7 +158,10 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
     if options.fetch:
         target = Target(python_version=_patch_release(python) if python else "3.11")
         execute.fill_new_run(state, options.wheelhouse, out, target)
-    execute.execute(state, wheelhouse=options.wheelhouse, port=options.port, out=out)
+    execute.execute(
+        state, wheelhouse=options.wheelhouse, port=options.port, out=out,
+        budget_since=budget_since,
+    )  # fmt: skip
     times = read_run(state.run_dir)
     candidates, cadence = _candidate_times(chosen, times, replay, exported.folder.name)
     unfinished = unfinished_candidates(candidates, state.records)
