@@ -85,6 +85,14 @@ def test_a_lock_tool_project_gets_its_own_tool_without_a_cache_as_no_cache(
     assert actionlint(path) == []
 
 
+def test_setup_uv_without_inputs_gets_its_cache_turned_off():
+    from bench.advise.candidates import without_caching
+
+    text = "jobs:\n  t:\n    steps:\n      - uses: astral-sh/setup-uv@v7\n      - run: uv sync\n"
+    steps = yaml.safe_load(without_caching("no-cache", text, "setup-uv"))["jobs"]["t"]["steps"]
+    assert steps[0]["with"] == {"enable-cache": False}
+
+
 def test_a_pyproject_project_installs_itself_with_its_extras(tmp_path):
     pyproject = (
         '[project]\nname = "x"\nversion = "1"\ndependencies = ["a"]\n'

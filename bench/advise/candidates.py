@@ -84,8 +84,8 @@ def without_caching(name: str, text: str, source: str) -> str:
             if _uses(step).startswith("actions/setup-python") and inputs is not None:
                 inputs.pop("cache", None)
                 inputs.pop("cache-dependency-path", None)
-            if _uses(step).startswith("astral-sh/setup-uv") and inputs is not None:
-                inputs["enable-cache"] = False
+            if _uses(step).startswith("astral-sh/setup-uv"):
+                step.setdefault("with", {})["enable-cache"] = False  # it caches by default
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     header = f"# The baseline without a cache: {source} with its caching taken out.\n"
