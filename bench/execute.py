@@ -397,12 +397,8 @@ class Budget:
 def _expected_seconds(records: Sequence[TrialRecord], cell: Cell) -> float:
     """How long a trial of the cell takes, chores included: its longest so far; for a cell not
     yet run, the longest of its set's (the set's size decides most of it); else 0."""
-
-    def seconds(record: TrialRecord) -> float:
-        return (record.wall_ns + record.cleanup_ns + record.sync_ns + record.priming_ns) / 1e9
-
-    own = [seconds(r) for r in records if r.cell == cell]
-    return max(own or [seconds(r) for r in records if r.deps == cell.deps] or [0.0])
+    own = [r.occupied_s for r in records if r.cell == cell]
+    return max(own or [r.occupied_s for r in records if r.deps == cell.deps] or [0.0])
 
 
 def _trial_loop(
@@ -442,8 +438,7 @@ def _trial_loop(
                 print(f"budget of {options.budget_min:g} min spent: stopping", file=out)
                 return
             if room == "no":
-                out_of_room = True
-                state.stop_reasons[trial.cell.id] = stopping.BUDGET
+                out_of_room = True  # the round's end stops it, with the others
                 continue
             record = _recorded_trial(trial, state, setup, work)
             position += 1

@@ -160,6 +160,12 @@ class TrialRecord:
     def total_s(self) -> float:
         return self.total_ns / 1e9
 
+    @property
+    def occupied_s(self) -> float:
+        """How long the trial held the machine: its wall time and its untimed chores
+        (cleanup, sync, priming), what the budget and the settling estimate count."""
+        return (self.wall_ns + self.cleanup_ns + self.sync_ns + self.priming_ns) / 1e9
+
     def phase_s(self, phase: str) -> float:
         return self.phases_ns.get(phase, 0) / 1e9
 

@@ -208,19 +208,33 @@ def podium(totals: Mapping[Cell, Sequence[float]], seed: int = 0) -> list[Neighb
     ]
 
 
-def trials_to_settle(totals: Mapping[Cell, Sequence[float]]) -> dict[Cell, int]:
-    """For one set and state whose podium is not settled: about how many trials in all each
-    cell of a pair not yet told apart needs (``trials_to_tell_apart``; pairs with fewer than
+def unsettled_pairs(totals: Mapping[Cell, Sequence[float]]) -> list[tuple[Neighbours, int]]:
+    """One set and state's podium pairs not yet told apart, each with about how many trials in
+    all each of its cells needs (``trials_to_tell_apart``; pairs with fewer than
     ``MIN_ROUNDS`` trials a side give no estimate and are left out)."""
-    needed: dict[Cell, int] = {}
+    estimates = []
     for pair in podium(totals):
         if pair.relation != UNSURE:
             continue
         trials = trials_to_tell_apart(totals[pair.first], totals[pair.second])
         if trials is not None:
-            for cell in (pair.first, pair.second):
-                needed[cell] = max(needed.get(cell, 0), trials)
+            estimates.append((pair, trials))
+    return estimates
+
+
+def trials_per_cell(estimates: Sequence[tuple[Neighbours, int]]) -> dict[Cell, int]:
+    """``unsettled_pairs``' estimates by cell: a cell in two pairs needs the larger count."""
+    needed: dict[Cell, int] = {}
+    for pair, trials in estimates:
+        for cell in (pair.first, pair.second):
+            needed[cell] = max(needed.get(cell, 0), trials)
     return needed
+
+
+def trials_to_settle(totals: Mapping[Cell, Sequence[float]]) -> dict[Cell, int]:
+    """For one set and state whose podium is not settled: about how many trials in all each
+    cell of a pair not yet told apart needs."""
+    return trials_per_cell(unsettled_pairs(totals))
 
 
 def ranking_settled(totals: Mapping[Cell, Sequence[float]], seed: int = 0) -> bool:

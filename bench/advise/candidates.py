@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.advise.project import ProjectFacts
-from bench.advise.rewrite import round_trip_yaml
+from bench.advise.rewrite import round_trip_yaml, step_uses
 
 INSTALL_ARGUMENTS = "-r requirements.txt"
 TEST_COMMAND = "pytest tests/"
@@ -78,22 +78,18 @@ def without_caching(name: str, text: str, source: str) -> str:
     document["name"] = name
     for job in document["jobs"].values():
         steps = job["steps"]
-        steps[:] = [step for step in steps if not _uses(step).startswith("actions/cache")]
+        steps[:] = [step for step in steps if not step_uses(step).startswith("actions/cache")]
         for step in steps:
             inputs = step.get("with")
-            if _uses(step).startswith("actions/setup-python") and inputs is not None:
+            if step_uses(step).startswith("actions/setup-python") and inputs is not None:
                 inputs.pop("cache", None)
                 inputs.pop("cache-dependency-path", None)
-            if _uses(step).startswith("astral-sh/setup-uv"):
+            if step_uses(step).startswith("astral-sh/setup-uv"):
                 step.setdefault("with", {})["enable-cache"] = False  # it caches by default
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     header = f"# The baseline without a cache: {source} with its caching taken out.\n"
     return header + buffer.getvalue()
-
-
-def _uses(step: object) -> str:
-    return str(step.get("uses", "")) if isinstance(step, dict) else ""
 
 
 def candidates_for(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import re
 import sys
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,8 +90,7 @@ class AdviseResult:
 
 
 def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
-    started = time.monotonic()
-    budget_since = execute.budget_clock()  # the budget is the whole command's, intake included
+    started = execute.budget_clock()  # the budget is the whole command's, intake included
     repo = options.path.resolve()
     if not (repo / ".git").exists() and not (repo / "HEAD").is_file():
         raise BenchError(f"{repo} is not a git repository; give a git checkout of the project")
@@ -160,7 +158,7 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
         execute.fill_new_run(state, options.wheelhouse, out, target)
     execute.execute(
         state, wheelhouse=options.wheelhouse, port=options.port, out=out,
-        budget_since=budget_since,
+        budget_since=started,
     )  # fmt: skip
     times = read_run(state.run_dir)
     candidates, cadence = _candidate_times(chosen, times, replay, exported.folder.name)
@@ -188,7 +186,7 @@ def advise(options: AdviseOptions, out: TextIO = sys.stderr) -> AdviseResult:
     recommendation = folder / "recommendation.md"
     recommendation.write_text(render(advice))
     return AdviseResult(
-        folder, recommendation, recommended, verdict, time.monotonic() - started,
+        folder, recommendation, recommended, verdict, execute.budget_clock() - started,
         len(state.records), unfinished,
     )  # fmt: skip
 

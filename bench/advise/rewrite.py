@@ -39,8 +39,13 @@ def round_trip_yaml() -> YAML:
     return yaml
 
 
+def step_uses(step: object) -> str:
+    """The action a step uses (``owner/name@ref``), '' for a ``run:`` step or a malformed one."""
+    return str(step.get("uses", "")) if isinstance(step, dict) else ""
+
+
 def is_dependency_step(step: dict) -> bool:
-    uses = str(step.get("uses", ""))
+    uses = step_uses(step)
     if uses:
         return uses.split("@")[0].rstrip("/") in _DEPENDENCY_ACTIONS or uses.startswith(
             "actions/cache/"
@@ -70,7 +75,7 @@ def rewrite(their_text: str, job_id: str, candidate_text: str, test_command: str
     python_version = _their_python_version([steps[i] for i in positions])
     for step in replacement:
         _drop_phase_marker(step)
-        if str(step.get("uses", "")).startswith("actions/setup-python"):
+        if step_uses(step).startswith("actions/setup-python"):
             if python_version is not None:
                 step["with"]["python-version"] = python_version
             if their_setup is not None:
@@ -101,9 +106,7 @@ def _drop_phase_marker(step: dict) -> None:
 
 
 def _their_setup_python(steps: list[dict]) -> dict | None:
-    return next(
-        (s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python")), None
-    )
+    return next((s for s in steps if step_uses(s).startswith("actions/setup-python")), None)
 
 
 def _carry_over(theirs: dict, ours: dict) -> None:
@@ -122,7 +125,7 @@ def _carry_over(theirs: dict, ours: dict) -> None:
 
 def _their_python_version(steps: list[dict]) -> object | None:
     for step in steps:
-        if str(step.get("uses", "")).startswith(("actions/setup-python", "astral-sh/setup-uv")):
+        if step_uses(step).startswith(("actions/setup-python", "astral-sh/setup-uv")):
             version = (step.get("with") or {}).get("python-version")
             if version is not None:
                 return version

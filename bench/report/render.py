@@ -148,22 +148,18 @@ class SettlingCost:
 
 
 def settling_cost(records: Sequence[TrialRecord]) -> SettlingCost:
-    """``stopping.trials_to_settle`` over every set and state, in trials and time."""
+    """``stopping.unsettled_pairs`` over every set and state, in trials and time."""
     groups = stopping.by_set_and_state(successful_totals(records))
     walls: dict[Cell, list[float]] = {}
     for record in records:
         if record.succeeded:
-            chores_ns = record.wall_ns + record.cleanup_ns + record.sync_ns + record.priming_ns
-            walls.setdefault(record.cell, []).append(chores_ns / 1e9)
+            walls.setdefault(record.cell, []).append(record.occupied_s)
     pairs = trials = 0
     seconds = 0.0
     for group in groups.values():
-        pairs += sum(
-            pair.relation == stopping.UNSURE
-            and stopping.trials_to_tell_apart(group[pair.first], group[pair.second]) is not None
-            for pair in stopping.podium(group)
-        )
-        for cell, needed in stopping.trials_to_settle(group).items():
+        estimates = stopping.unsettled_pairs(group)
+        pairs += len(estimates)
+        for cell, needed in stopping.trials_per_cell(estimates).items():
             more = max(0, needed - len(group[cell]))
             trials += more
             seconds += more * statistics.median(walls[cell])
